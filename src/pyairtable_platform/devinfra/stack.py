@@ -74,12 +74,25 @@ class StackState:
         return cls(**raw)
 
 
-def _service_ports() -> dict[str, int]:
-    offset = int(os.environ.get("PORT_OFFSET", "0"))
-    return {
-        name: int(os.environ.get(f"{name.upper()}_PORT", default + offset))
-        for name, default in DEFAULT_PORTS.items()
-    }
+def _service_ports(previous: dict[str, int]) -> dict[str, int]:
+    """Explicit env wins; else the ports this checkout used before; else 8000-8002, or the
+    first offset of 100 whose three ports are free (a second checkout running beside)."""
+    explicit = "PORT_OFFSET" in os.environ or any(
+        f"{name.upper()}_PORT" in os.environ for name in DEFAULT_PORTS
+    )
+    if explicit:
+        offset = int(os.environ.get("PORT_OFFSET", "0"))
+        return {
+            name: int(os.environ.get(f"{name.upper()}_PORT", default + offset))
+            for name, default in DEFAULT_PORTS.items()
+        }
+    if previous:
+        return previous
+    for offset in range(0, 1000, 100):
+        ports = {name: default + offset for name, default in DEFAULT_PORTS.items()}
+        if all(port_is_free(port) for port in ports.values()):
+            return ports
+    raise InfraError("no free set of service ports between 8000 and 8902; set PORT_OFFSET")
 
 
 def load_or_create_state() -> StackState:
@@ -93,7 +106,7 @@ def load_or_create_state() -> StackState:
             credentials=Credentials.generate(),
             secret_key=secrets.token_urlsafe(48),
         )
-    state.service_ports = _service_ports()
+    state.service_ports = _service_ports(state.service_ports)
     state.save(path)
     return state
 
