@@ -53,6 +53,12 @@ def service_env(infra: Infra) -> Iterator[dict[str, str]]:
         "REDIS_URL": infra.redis_url,
         "LOG_LEVEL": "WARNING",
         "SECRET_KEY": secrets.token_urlsafe(48),
+        # Every test calls from 127.0.0.1: per-IP gateway limits would throttle the suite.
+        # tests/gateway covers the limits with gateways of their own.
+        "GATEWAY_RATE_LIMIT_ANONYMOUS": "1000000/minute",
+        "GATEWAY_RATE_LIMIT_AUTH": "1000000/minute",
+        "GATEWAY_RATE_LIMIT_AUTHENTICATED": "1000000/minute",
+        "GATEWAY_RATE_LIMIT_SANDBOX": "1000000/minute",
     }
     previous = {key: os.environ.get(key) for key in env}
     os.environ.update(env)

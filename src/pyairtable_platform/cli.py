@@ -107,18 +107,23 @@ def _app_database_url() -> str:
 
 @app.command()
 def seed() -> None:
-    """Create the demo user and workspace (idempotent)."""
+    """Create the demo user, workspace and sandbox base "Product Launch" (idempotent)."""
+    from pyairtable_platform.core.sandbox.seed import DEMO_BASE_NAME, seed_sandbox_demo
     from pyairtable_platform.core.seed import DEMO_EMAIL, seed_demo
     from pyairtable_platform.kit.db import create_engine, create_session_factory
 
     async def run() -> None:
         engine = create_engine(_app_database_url(), pool_size=2)
         try:
-            result = await seed_demo(create_session_factory(engine))
+            factory = create_session_factory(engine)
+            result = await seed_demo(factory)
+            base_id, base_created = await seed_sandbox_demo(factory, result.workspace_id)
         finally:
             await engine.dispose()
         verb = "created" if result.created else "already present"
         typer.echo(f"demo workspace {verb}: {DEMO_EMAIL} (workspace {result.workspace_id})")
+        verb = "created" if base_created else "already present"
+        typer.echo(f"sandbox base {verb}: {DEMO_BASE_NAME} ({base_id})")
 
     asyncio.run(run())
 
@@ -207,6 +212,47 @@ def status() -> None:
     state = stack.load_or_create_state()
     for name, line in stack.service_status(state).items():
         typer.echo(f"{name:8} {line}")
+
+
+sandbox_app = typer.Typer(no_args_is_help=True, help="The sandbox Airtable: tokens, bases.")
+app.add_typer(sandbox_app, name="sandbox")
+
+
+@sandbox_app.command("token")
+def sandbox_token(
+    workspace: Annotated[
+        str | None, typer.Option(help="workspace id (default: the demo workspace)")
+    ] = None,
+    name: Annotated[str, typer.Option(help="a label for the token")] = "CLI token",
+) -> None:
+    """Issue a sandbox personal access token and print it (shown only once)."""
+    from pyairtable_platform.core.sandbox.admin import WorkspaceNotFound, issue_cli_token
+
+    try:
+        issued = asyncio.run(issue_cli_token(_app_database_url(), workspace, name))
+    except WorkspaceNotFound as exc:
+        _fail(str(exc))
+        return
+    typer.echo(issued.token)
+
+
+@sandbox_app.command("generate")
+def sandbox_generate(
+    records: Annotated[int, typer.Option(min=1, help="how many records")],
+    workspace: Annotated[
+        str | None, typer.Option(help="workspace id (default: the demo workspace)")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="base name")] = None,
+) -> None:
+    """Create a sandbox base with one table of N records (for benchmarks)."""
+    from pyairtable_platform.core.sandbox.admin import WorkspaceNotFound, generate
+
+    try:
+        base_id = asyncio.run(generate(_app_database_url(), workspace, records, name))
+    except WorkspaceNotFound as exc:
+        _fail(str(exc))
+        return
+    typer.echo(f"{base_id} (table Items, {records} records)")
 
 
 def main() -> None:

@@ -57,6 +57,8 @@ def test_missing_secret_is_refused_in_production(monkeypatch: pytest.MonkeyPatch
 def test_real_secret_is_accepted_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.setenv("SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("JWT_PRIVATE_KEYS", "k1:" + "A" * 43)
+    monkeypatch.setenv("SECRETS_ENCRYPTION_KEYS", "k1:" + "B" * 43 + "=")
     settings = CoreSettings()
     assert settings.is_production
     assert settings.secret_key.get_secret_value() == "k" * 40

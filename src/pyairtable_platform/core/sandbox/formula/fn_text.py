@@ -163,9 +163,24 @@ def _value(args: list[Any], env: Env) -> Any:
     return -number if negative else number
 
 
+MAX_PATTERN_LENGTH = 1000
+# Airtable runs RE2, which has no backreferences or lookaround; Python's backtracking
+# engine with those (or with nested quantifiers like "(a+)+") can take exponential time on
+# a crafted input, so such patterns are refused instead of run on a shared server.
+_UNSAFE_REGEX = re.compile(r"\\[1-9]|\(\?<?[=!]|\(\?P=|\([^()]*[+*}][^()]*\)(?:[+*]|\{\d*,)")
+
+
 def _regex(pattern: Any) -> re.Pattern[str] | ErrorValue:
+    text = to_str(pattern)
+    if len(text) > MAX_PATTERN_LENGTH:
+        return ErrorValue(f"regular expression longer than {MAX_PATTERN_LENGTH} characters")
+    if _UNSAFE_REGEX.search(text):
+        return ErrorValue(
+            "regular expression uses backreferences, lookaround or nested quantifiers, "
+            "which RE2 (Airtable's engine) does not run in linear time"
+        )
     try:
-        return re.compile(to_str(pattern))
+        return re.compile(text)
     except re.error as exc:
         return ErrorValue(f"invalid regular expression: {exc}")
 

@@ -1,0 +1,427 @@
+"""Gateway latency at 1,000 concurrent users, against a minimal ASGI app in the same run.
+
+Starts throwaway PostgreSQL and Redis, then core, ai and the gateway as separate processes
+(exactly as `make up` does), signs a user up through the gateway and points 1,000 simulated
+users at an authenticated, cheap core endpoint through the gateway — each user on its own
+keep-alive connection, one request per second (`--rate`), for `--seconds`. Then the same
+load against a minimal ASGI app (one uvicorn process answering a fixed JSON body), and the
+ratio of the two.
+
+The load generator is our own: an asyncio + uvloop client writing raw HTTP/1.1 in a
+separate process. `wrk` has no rate control (it measures a closed loop at full throttle,
+not 1,000 users at 1 req/s) and `wrk2` is not packaged. Latency is measured from each
+request's *scheduled* send time, so a stalled server or generator cannot hide queueing
+(no coordinated omission). The generator shares the machine's cores with the services:
+the figures include its cost, as the target demands.
+
+    uv run python bench/gateway.py [--users 1000] [--rate 1] [--seconds 30]
+                                   [--gateway-workers 1] [--path /api/v1/auth/whoami]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyairtable_platform.devinfra.local import free_port
+from pyairtable_platform.devinfra.throwaway import throwaway_infra
+
+# --- the load generator (runs in its own process: `--generate`) ---------------------------
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = -1
+    chunked = False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True
+    if chunked:
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    elif length > 0:
+        await reader.readexactly(length)
+    return status
+
+
+async def _user(
+    port: int,
+    request: bytes,
+    first: float,
+    period: float,
+    measure_from: float,
+    until: float,
+    latencies: list[float],
+    errors: list[str],
+) -> None:
+    loop = asyncio.get_running_loop()
+    reader: asyncio.StreamReader | None = None
+    writer: asyncio.StreamWriter | None = None
+    scheduled = first
+    while scheduled < until:
+        delay = scheduled - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        try:
+            if writer is None or reader is None:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(request)
+            status = await _read_response(reader)
+            error = None if status == 200 else f"HTTP {status}"
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            error = type(exc).__name__
+            if writer is not None:
+                writer.close()
+            reader = writer = None
+        if scheduled >= measure_from:
+            latencies.append(loop.time() - scheduled)
+            if error:
+                errors.append(error)
+        scheduled += period
+    if writer is not None:
+        writer.close()
+
+
+async def _generate(
+    port: int, path: str, token: str | None, users: int, rate: float, warmup: float, seconds: float
+) -> dict[str, Any]:
+    head = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: application/json\r\n"
+    if token:
+        head += f"Authorization: Bearer {token}\r\n"
+    request = (head + "\r\n").encode()
+    loop = asyncio.get_running_loop()
+    period = 1 / rate
+    start = loop.time() + 0.5
+    measure_from = start + warmup
+    until = measure_from + seconds
+    latencies: list[float] = []
+    errors: list[str] = []
+    rng = random.Random(7)
+    await asyncio.gather(
+        *(
+            _user(
+                port,
+                request,
+                start + rng.random() * period,
+                period,
+                measure_from,
+                until,
+                latencies,
+                errors,
+            )
+            for _ in range(users)
+        )
+    )
+    return {"latencies": latencies, "errors": errors, "seconds": seconds}
+
+
+def generate_main(args: argparse.Namespace) -> None:
+    import uvloop
+
+    result = uvloop.run(
+        _generate(
+            args.port, args.path, args.token, args.users, args.rate, args.warmup, args.seconds
+        )
+    )
+    json.dump(result, sys.stdout)
+
+
+# --- the minimal app the gateway is compared with (`--serve-minimal`) ---------------------
+
+_MINIMAL_BODY = b'{"user_id":"00000000-0000-0000-0000-000000000000","scope":"full"}'
+
+
+async def minimal_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", b"%d" % len(_MINIMAL_BODY)),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": _MINIMAL_BODY})
+
+
+def serve_minimal(port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(minimal_app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+# --- orchestration -------------------------------------------------------------------------
+
+
+@dataclass
+class Service:
+    name: str
+    proc: subprocess.Popen[bytes]
+    peak_rss_mb: float = 0.0
+    samples: list[float] = field(default_factory=list)
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return 0
+    return 0
+
+
+def _tree_rss_mb(pid: int) -> float:
+    """RSS of a process and its children (uvicorn --workers forks them)."""
+    total = _rss_kb(pid)
+    try:
+        children = open(f"/proc/{pid}/task/{pid}/children").read().split()  # noqa: SIM115
+    except OSError:
+        children = []
+    total += sum(_rss_kb(int(child)) for child in children)
+    return total / 1024
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, services: list[Service]) -> None:
+        super().__init__(daemon=True)
+        self.services = services
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop_event.wait(0.25):
+            for service in self.services:
+                service.peak_rss_mb = max(service.peak_rss_mb, _tree_rss_mb(service.proc.pid))
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{url}: service exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.05)
+    raise SystemExit(f"{url} not ready within {timeout}s")
+
+
+def _post_json(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def sign_in(gateway: str) -> str | None:
+    """Register and log in through the gateway; None when core has no such endpoints yet."""
+    email = f"bench-{secrets.token_hex(4)}@example.com"
+    password = f"bench-{secrets.token_urlsafe(12)}"
+    status, _ = _post_json(
+        f"{gateway}/api/v1/auth/register",
+        {"email": email, "password": password, "full_name": "Bench User"},
+    )
+    if status == 404:
+        return None
+    status, body = _post_json(
+        f"{gateway}/api/v1/auth/login", {"email": email, "password": password}
+    )
+    if status != 200:
+        raise SystemExit(f"login through the gateway failed: HTTP {status} {body}")
+    return str(body["access_token"])
+
+
+def run_load(port: int, path: str, token: str | None, args: argparse.Namespace) -> dict[str, Any]:
+    cmd = [
+        sys.executable,
+        __file__,
+        "--generate",
+        "--port",
+        str(port),
+        "--path",
+        path,
+        "--users",
+        str(args.users),
+        "--rate",
+        str(args.rate),
+        "--warmup",
+        str(args.warmup),
+        "--seconds",
+        str(args.seconds),
+    ]
+    if token:
+        cmd += ["--token", token]
+    done = subprocess.run(cmd, capture_output=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"load generator failed: {done.stderr.decode()[-2000:]}")
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def summarize(name: str, result: dict[str, Any]) -> dict[str, float]:
+    latencies = result["latencies"]
+    row = {
+        "p50": percentile(latencies, 0.50) * 1000,
+        "p95": percentile(latencies, 0.95) * 1000,
+        "p99": percentile(latencies, 0.99) * 1000,
+        "errors": float(len(result["errors"])),
+        "rps": len(latencies) / result["seconds"],
+        "requests": float(len(latencies)),
+    }
+    kinds: dict[str, int] = {}
+    for error in result["errors"]:
+        kinds[error] = kinds.get(error, 0) + 1
+    print(
+        f"{name:<26}{row['p50']:>9.1f}{row['p95']:>9.1f}{row['p99']:>9.1f}"
+        f"{int(row['errors']):>8}{row['rps']:>9.0f}{int(row['requests']):>10}"
+        + (f"   errors: {kinds}" if kinds else "")
+    )
+    return row
+
+
+def start_service(
+    name: str, port: int, env: dict[str, str], workers: int = 1
+) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "pyairtable_platform.cli", "serve", name, "--port", str(port)]
+    if workers > 1:
+        cmd += ["--workers", str(workers)]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=1.0, help="requests per second per user")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--gateway-workers", type=int, default=1)
+    parser.add_argument("--path", default="/api/v1/auth/whoami")
+    parser.add_argument("--log-requests", action="store_true", help="keep per-request access logs")
+    parser.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-minimal", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--token", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.generate:
+        generate_main(args)
+        return
+    if args.serve_minimal:
+        serve_minimal(args.serve_minimal)
+        return
+
+    with throwaway_infra("pap_bench_gateway") as infra:
+        ports = {name: free_port() for name in ("core", "ai", "gateway", "minimal")}
+        env = {
+            **os.environ,
+            "DATABASE_URL": infra.app_url,
+            "REDIS_URL": infra.redis_url,
+            "CORE_URL": f"http://127.0.0.1:{ports['core']}",
+            "AI_URL": f"http://127.0.0.1:{ports['ai']}",
+            "LOG_LEVEL": "WARNING",
+            "LOG_REQUESTS": "true" if args.log_requests else "false",
+            "SECRET_KEY": secrets.token_urlsafe(48),
+            # The bench measures latency, not the limiter's verdicts: 1,000 users from one IP.
+            "GATEWAY_RATE_LIMIT_AUTHENTICATED": "1000000/minute",
+            "GATEWAY_RATE_LIMIT_ANONYMOUS": "1000000/minute",
+            "GATEWAY_RATE_LIMIT_AUTH": "1000/minute",
+            "GATEWAY_RATE_LIMIT_SANDBOX": "1000000/minute",
+        }
+        services: list[Service] = []
+        try:
+            for name in ("core", "ai", "gateway"):
+                workers = args.gateway_workers if name == "gateway" else 1
+                proc = start_service(name, ports[name], env, workers)
+                services.append(Service(name, proc))
+                wait_ready(f"http://127.0.0.1:{ports[name]}/ready", proc)
+            minimal = subprocess.Popen(
+                [sys.executable, __file__, "--serve-minimal", str(ports["minimal"])],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            services.append(Service("minimal ASGI app", minimal))
+            wait_ready(f"http://127.0.0.1:{ports['minimal']}/", minimal)
+
+            gateway_url = f"http://127.0.0.1:{ports['gateway']}"
+            token = sign_in(gateway_url)
+            path = args.path
+            if token is None:
+                path = "/.well-known/jwks.json"
+                print("core has no sign-up endpoint yet: measuring the anonymous JWKS route")
+            print(
+                f"{args.users} users x {args.rate:g} req/s, {args.seconds:g} s measured after "
+                f"{args.warmup:g} s warm-up; gateway workers: {args.gateway_workers}; "
+                f"access log: {'on' if args.log_requests else 'off'}"
+            )
+            print(
+                f"target through the gateway: GET {path} ({'authenticated' if token else 'anonymous'})"
+            )
+            print(
+                "load generator: own asyncio+uvloop raw HTTP/1.1 client, open schedule, 1 process"
+            )
+            sampler = RssSampler(services)
+            sampler.start()
+            print(
+                f"\n{'':<26}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}{'req/s':>9}{'requests':>10}"
+            )
+            through = summarize(
+                "through the gateway", run_load(ports["gateway"], path, token, args)
+            )
+            bare = summarize("minimal ASGI app", run_load(ports["minimal"], "/", None, args))
+            sampler.stop_event.set()
+            sampler.join()
+            ratio = through["p95"] / bare["p95"] if bare["p95"] else float("nan")
+            print(f"\np95 ratio gateway / minimal app: {ratio:.1f}x")
+            verdict = "meets" if through["p95"] < 100 and through["errors"] == 0 else "misses"
+            print(f"target p95 < 100 ms with 0 errors: {verdict}")
+            print(f"\n{'service':<26}{'peak RSS':>10}")
+            for service in services:
+                print(f"{service.name:<26}{service.peak_rss_mb:>7.1f} MB")
+        finally:
+            for service in services:
+                if service.proc.poll() is None:
+                    service.proc.send_signal(signal.SIGTERM)
+            for service in services:
+                try:
+                    service.proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    service.proc.kill()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""``/api/v1/auth/*`` (anonymous sign-in flows) and ``/api/v1/users/me`` (the profile)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from pyairtable_platform.core.accounts import service
+from pyairtable_platform.core.accounts.models import User
+from pyairtable_platform.core.accounts.schemas import (
+    Accepted,
+    DeactivateRequest,
+    LoginRequest,
+    LogoutRequest,
+    PasswordChange,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    ProfileUpdate,
+    RefreshRequest,
+    RegisterRequest,
+    TokenPair,
+    TokenRequest,
+    UserOut,
+)
+from pyairtable_platform.core.auth.deps import (
+    AuthDep,
+    CurrentIdentity,
+    OptionalIdentity,
+    PublicSession,
+    TenantSession,
+    access_claims,
+    session_id,
+)
+from pyairtable_platform.kit.responses import JSONResponse
+
+router = APIRouter(tags=["accounts"])
+
+
+def client_info(request: Request, state: AuthDep) -> service.ClientInfo:
+    ip = request.client.host if request.client else None
+    forwarded = request.headers.get("x-forwarded-for")
+    if forwarded and state.settings.trust_forwarded_for:
+        # The gateway appends the address it saw: the last hop is the one it vouches for.
+        ip = forwarded.split(",")[-1].strip() or ip
+    return service.ClientInfo(ip=ip, user_agent=request.headers.get("user-agent"))
+
+
+Client = Annotated[service.ClientInfo, Depends(client_info)]
+
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _tokens(pair: TokenPair, status_code: int = 200) -> JSONResponse:
+    return JSONResponse(pair.model_dump(mode="json"), status_code=status_code, headers=_NO_STORE)
+
+
+def _user_out(user: User) -> UserOut:
+    return UserOut(
+        id=user.id,
+        email=user.email,
+        full_name=user.full_name,
+        email_verified=user.email_verified_at is not None,
+        is_platform_admin=user.is_platform_admin,
+        created_at=user.created_at,
+        last_login_at=user.last_login_at,
+    )
+
+
+@router.post(
+    "/api/v1/auth/register", response_model=TokenPair, status_code=201, summary="Create an account"
+)
+async def register(
+    body: RegisterRequest, session: PublicSession, state: AuthDep, client: Client
+) -> JSONResponse:
+    """Create an account and a personal workspace you own, and sign in. Passwords need 10+
+    characters and must not be common. A verification mail goes to the address."""
+    return _tokens(await service.register(state, session, body, client), 201)
+
+
+@router.post("/api/v1/auth/login", response_model=TokenPair, summary="Sign in")
+async def login(
+    body: LoginRequest, session: PublicSession, state: AuthDep, client: Client
+) -> JSONResponse:
+    """Exchange email and password for an access token (15 min) and a refresh token.
+    Repeated failures lock the account and the client address with growing delays (429)."""
+    return _tokens(await service.login(state, session, body, client))
+
+
+@router.post("/api/v1/auth/refresh", response_model=TokenPair, summary="Rotate tokens")
+async def refresh(body: RefreshRequest, state: AuthDep, client: Client) -> JSONResponse:
+    """Exchange a refresh token for a new pair. Each refresh token works once; presenting a
+    used one revokes the whole session (it was copied) and answers 401."""
+    return _tokens(await service.refresh(state, body.refresh_token, client))
+
+
+@router.post("/api/v1/auth/logout", status_code=204, summary="Sign out")
+async def logout(
+    request: Request,
+    state: AuthDep,
+    identity: OptionalIdentity,
+    body: LogoutRequest | None = None,
+) -> Response:
+    """End the session of the access token and/or the refresh token given: the refresh token
+    family is revoked and the access token stops working."""
+    claims = access_claims(request) if identity is not None else None
+    await service.logout(state, claims=claims, refresh_token=body.refresh_token if body else None)
+    return Response(status_code=204)
+
+
+@router.post("/api/v1/auth/verify-email", status_code=204, summary="Confirm an email address")
+async def verify_email(body: TokenRequest, session: PublicSession, state: AuthDep) -> Response:
+    """Confirm the address with the token from the verification mail (single use)."""
+    await service.verify_email(state, session, body.token)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/api/v1/auth/password-reset/request",
+    response_model=Accepted,
+    status_code=202,
+    summary="Ask for a password reset mail",
+)
+async def password_reset_request(
+    body: PasswordResetRequest, session: PublicSession, state: AuthDep
+) -> Accepted:
+    """Mail a reset link if an account has this address. The answer is the same whether or
+    not it exists."""
+    await service.request_password_reset(state, session, body.email)
+    return Accepted(detail="if an account uses this address, a reset link is on its way")
+
+
+@router.post("/api/v1/auth/password-reset/confirm", status_code=204, summary="Reset the password")
+async def password_reset_confirm(
+    body: PasswordResetConfirm, session: PublicSession, state: AuthDep
+) -> Response:
+    """Set a new password with the mailed token (single use, expiring); every session of
+    the account is signed out."""
+    await service.confirm_password_reset(state, session, body.token, body.new_password)
+    return Response(status_code=204)
+
+
+@router.get("/api/v1/users/me", response_model=UserOut, summary="Your profile")
+async def get_me(identity: CurrentIdentity, session: TenantSession) -> UserOut:
+    """The signed-in user's profile."""
+    return _user_out(await service.get_me(session, identity))
+
+
+@router.patch("/api/v1/users/me", response_model=UserOut, summary="Update your profile")
+async def update_me(
+    body: ProfileUpdate, identity: CurrentIdentity, session: TenantSession
+) -> UserOut:
+    """Change your name."""
+    return _user_out(await service.update_me(session, identity, body))
+
+
+@router.post("/api/v1/users/me/password", status_code=204, summary="Change your password")
+async def change_password(
+    body: PasswordChange, request: Request, identity: CurrentIdentity, session: TenantSession
+) -> Response:
+    """Change the password (the current one is required). Your other sessions are signed
+    out; this one stays."""
+    await service.change_password(session, identity, body, session_id(request))
+    return Response(status_code=204)
+
+
+@router.delete("/api/v1/users/me", status_code=204, summary="Deactivate your account")
+async def deactivate(
+    body: DeactivateRequest, identity: CurrentIdentity, session: TenantSession, state: AuthDep
+) -> Response:
+    """Deactivate the account (send ``{"password"}``): every session, access token and API
+    key stops working at once."""
+    await service.deactivate(state, session, identity, body)
+    return Response(status_code=204)

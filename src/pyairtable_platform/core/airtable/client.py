@@ -1,0 +1,934 @@
+"""The one client for all Airtable traffic (the real API or the sandbox).
+
+Built on ``pyairtable`` (synchronous), whose calls run in a bounded pool of worker
+threads. Every upstream HTTP request goes through :class:`_GuardedSession`:
+
+- the async side takes a slot from the Redis rate limiter, then hands exactly one
+  pyairtable call to a worker thread together with a short-lived permit for that base;
+- the session's ``send`` consumes the permit; a request without a fresh permit (a call
+  pyairtable expanded into more requests, or a thread that started late) takes a slot the
+  slow way, through the event loop, before it leaves — nothing reaches Airtable unmetered.
+
+pyairtable's own retrying is switched off: retries are decided here, per operation —
+reads and idempotent writes retry on 5xx, timeouts and connection errors; a create that
+may have reached Airtable is never resent (:class:`AirtableWriteUncertain`); a 429 pauses
+the base for everyone and the request is retried (a 429 is never processed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+import urllib3.exceptions
+from pyairtable import Api
+from redis.asyncio import Redis
+
+from pyairtable_platform.core.airtable.cache import AirtableCache, tables_of
+from pyairtable_platform.core.airtable.config import AirtableSettings
+from pyairtable_platform.core.airtable.exceptions import (
+    AirtableBusy,
+    AirtableError,
+    AirtableInvalidFormula,
+    AirtableInvalidRequest,
+    AirtableNotFound,
+    AirtableTokenInvalid,
+    AirtableUnavailable,
+    AirtableUnknownField,
+    AirtableWriteUncertain,
+)
+from pyairtable_platform.core.airtable.metrics import PAUSES, UPSTREAM_LATENCY, UPSTREAM_REQUESTS
+from pyairtable_platform.core.airtable.ratelimit import RateLimiter, token_fingerprint
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Record = dict[str, Any]
+BATCH = 10  # Airtable's limit of records per write request
+_MAX_THROTTLED = 2  # 429s one call may meet before giving up with 503
+
+
+@dataclass(frozen=True)
+class AirtableConnection:
+    """What a client needs to reach one Airtable account (or the sandbox)."""
+
+    connection_id: str
+    token: str = field(repr=False)
+    endpoint_url: str = "https://api.airtable.com"
+    workspace_id: str | None = None
+
+
+@dataclass(frozen=True)
+class UpstreamCall:
+    """One HTTP request sent upstream, for metrics and the ``api_usage_logs`` row."""
+
+    connection_id: str
+    workspace_id: str | None
+    base_id: str | None
+    operation: str
+    method: str
+    status: int | None  # None: no response (timeout, connection error)
+    latency_s: float
+    attempt: int
+    error: str | None
+
+
+UsageRecorder = Callable[[UpstreamCall], Awaitable[None]]
+
+
+@dataclass
+class ChunkFailure:
+    index: int  # position of the chunk (of 10) within the write
+    records: list[Any]
+    error: AirtableError
+
+
+@dataclass
+class WriteResult:
+    """Outcome of a write of any size: what succeeded, what failed, what was not tried.
+
+    A write stops sending new chunks after the first failed one; chunks already in flight
+    finish. When nothing succeeded the first error is raised instead.
+    """
+
+    records: list[Record] = field(default_factory=list)
+    failures: list[ChunkFailure] = field(default_factory=list)
+    not_attempted: list[Any] = field(default_factory=list)
+    created_record_ids: list[str] = field(default_factory=list)  # upserts only
+    updated_record_ids: list[str] = field(default_factory=list)  # upserts only
+    requests: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and not self.not_attempted
+
+
+# --- the thread side -----------------------------------------------------------------
+
+_local = threading.local()
+
+
+@dataclass
+class _Permit:
+    base_id: str | None
+    expires: float  # time.monotonic()
+
+
+@dataclass
+class _Observation:
+    method: str
+    base_id: str | None
+    status: int | None
+    latency_s: float
+    error: str | None
+
+
+def base_from_url(url: str | None) -> str | None:
+    """The base a request addresses: ``/v0/{base}/...`` or ``/v0/meta/bases/{base}/...``."""
+    parts = [p for p in urlsplit(url or "").path.split("/") if p]
+    if "v0" not in parts:
+        return None
+    rest = parts[parts.index("v0") + 1 :]
+    if not rest:
+        return None
+    if rest[0] == "meta":
+        return rest[2] if len(rest) > 2 and rest[1] == "bases" else None
+    return rest[0]
+
+
+class _GuardedSession(requests.Session):
+    """A ``requests`` session that lets no request out without a rate-limiter slot."""
+
+    def __init__(self, guard: Callable[[str | None], None]) -> None:
+        super().__init__()
+        self._guard = guard
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        base_id = base_from_url(request.url)
+        self._guard(base_id)
+        observations: list[_Observation] = getattr(_local, "observations", [])
+        method = request.method or "GET"
+        start = time.perf_counter()
+        try:
+            response = super().send(request, **kwargs)
+        except requests.RequestException as exc:
+            elapsed = time.perf_counter() - start
+            observations.append(_Observation(method, base_id, None, elapsed, type(exc).__name__))
+            raise
+        elapsed = time.perf_counter() - start
+        observations.append(_Observation(method, base_id, response.status_code, elapsed, None))
+        return response
+
+
+# --- the client ----------------------------------------------------------------------
+
+
+class AirtableClient:
+    """All Airtable operations of one connection, rate-limited, cached and retried.
+
+    Create one per connection (core's lifespan keeps them) and ``aclose()`` it at the end.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        settings: AirtableSettings,
+        connection: AirtableConnection,
+        *,
+        limiter: RateLimiter | None = None,
+        on_upstream_call: UsageRecorder | None = None,
+    ) -> None:
+        self.settings = settings
+        self.connection = connection
+        self.limiter = limiter or RateLimiter(
+            redis,
+            per_base=settings.rate_per_base,
+            per_token=settings.rate_per_token,
+            window_ms=1000 + settings.window_margin_ms,
+            max_wait_seconds=settings.max_wait_seconds,
+            pause_seconds=settings.pause_seconds,
+        )
+        self.cache = AirtableCache(redis, settings, connection.connection_id)
+        # TODO(api_usage_logs): core's lifespan passes a recorder that inserts one
+        # api_usage_logs row per call once migration 0002's table and its repository exist.
+        self.on_upstream_call = on_upstream_call
+        self._token_hash = token_fingerprint(connection.token)
+        self._executor = ThreadPoolExecutor(
+            max_workers=settings.threads, thread_name_prefix="airtable"
+        )
+        self._slots = asyncio.Semaphore(settings.threads)
+        self._margin = settings.window_margin_ms / 1000
+        self.api = Api(
+            connection.token,
+            retry_strategy=None,
+            endpoint_url=connection.endpoint_url.rstrip("/"),
+            timeout=(settings.connect_timeout_seconds, settings.read_timeout_seconds),  # type: ignore[arg-type]  # pyairtable annotates ints; requests takes floats
+        )
+        self.api.session = _GuardedSession(self._guard)
+        self.api.api_key = connection.token  # puts the Authorization header on the new session
+
+    async def aclose(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self.api.session.close()
+
+    # ----- reads -----------------------------------------------------------------
+
+    async def whoami(self) -> dict[str, Any]:
+        """The token's user id and scopes (uncached: it is how a token is validated)."""
+        result: dict[str, Any] = await self._call(
+            "whoami", None, None, lambda: self.api.request("GET", self.api.urls.whoami)
+        )
+        return result
+
+    async def list_bases(self) -> list[dict[str, Any]]:
+        """Every base the token can see (cached ``cache_bases_ttl_seconds``)."""
+
+        async def load() -> list[dict[str, Any]]:
+            bases: list[dict[str, Any]] = []
+            offset: str | None = None
+            while True:
+                params = {"offset": offset} if offset else {}
+                page = await self._call(
+                    "list_bases",
+                    None,
+                    None,
+                    partial(self.api.request, "GET", self.api.urls.bases, params=params),
+                )
+                bases.extend(page.get("bases", []))
+                offset = page.get("offset")
+                if not offset:
+                    return bases
+
+        return await self.cache.bases(load)
+
+    async def base_schema(self, base_id: str) -> dict[str, Any]:
+        """Tables, fields and views of a base (cached ``cache_schema_ttl_seconds``)."""
+
+        async def load() -> dict[str, Any]:
+            url = self.api.base(base_id).urls.tables
+            result: dict[str, Any] = await self._call(
+                "base_schema", base_id, None, partial(self.api.request, "GET", url)
+            )
+            return result
+
+        return await self.cache.schema(base_id, load)
+
+    async def list_records_page(
+        self,
+        base_id: str,
+        table: str,
+        *,
+        formula: str | None = None,
+        sort: Sequence[str | dict[str, str]] | None = None,
+        fields: Sequence[str] | None = None,
+        view: str | None = None,
+        page_size: int | None = None,
+        offset: str | None = None,
+        max_records: int | None = None,
+        cell_format: Literal["json", "string"] | None = None,
+        time_zone: str | None = None,
+        user_locale: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of records: ``{"records": [...], "offset": str | None}`` (cached)."""
+        options: dict[str, Any] = {
+            "formula": formula,
+            "sort": _sort_option(sort),
+            "fields": list(fields) if fields else None,
+            "view": view,
+            "page_size": page_size,
+            "offset": offset,
+            "max_records": max_records,
+            "cell_format": cell_format,
+            "time_zone": time_zone,
+            "user_locale": user_locale,
+        }
+        options = {k: v for k, v in options.items() if v is not None}
+
+        async def load() -> dict[str, Any]:
+            tbl = self.api.table(base_id, table)
+            page: dict[str, Any] = await self._call(
+                "list_records",
+                base_id,
+                table,
+                partial(
+                    self.api.request,
+                    "GET",
+                    tbl.urls.records,
+                    fallback=("POST", tbl.urls.records_post),
+                    options=options,
+                ),
+            )
+            return {"records": page.get("records", []), "offset": page.get("offset")}
+
+        return await self.cache.records(base_id, table, "page", options, load)
+
+    async def iterate_records(
+        self, base_id: str, table: str, **options: Any
+    ) -> AsyncIterator[list[Record]]:
+        """Pages of records until the end (or ``max_records``)."""
+        offset: str | None = options.pop("offset", None)
+        while True:
+            page = await self.list_records_page(base_id, table, offset=offset, **options)
+            yield page["records"]
+            offset = page.get("offset")
+            if not offset:
+                return
+
+    async def list_records(self, base_id: str, table: str, **options: Any) -> list[Record]:
+        """All records matching the options, every page fetched (each page cached)."""
+        records: list[Record] = []
+        async for page in self.iterate_records(base_id, table, **options):
+            records.extend(page)
+        return records
+
+    async def get_record(self, base_id: str, table: str, record_id: str) -> Record:
+        """One record by id (cached with the records TTL)."""
+
+        async def load() -> Record:
+            tbl = self.api.table(base_id, table)
+            result = await self._call(
+                "get_record", base_id, table, partial(tbl.get, record_id), record_id=record_id
+            )
+            return dict(result)
+
+        return await self.cache.records(base_id, table, "record", {"id": record_id}, load)
+
+    async def list_comments(self, base_id: str, table: str, record_id: str) -> list[Any]:
+        """Comments of a record, oldest pages first (cached with the records TTL)."""
+
+        async def load() -> list[Any]:
+            url = self.api.table(base_id, table).urls.record_comments(record_id)
+            comments: list[Any] = []
+            offset: str | None = None
+            while True:
+                params = {"offset": offset} if offset else {}
+                page = await self._call(
+                    "list_comments",
+                    base_id,
+                    table,
+                    partial(self.api.request, "GET", url, params=params),
+                    record_id=record_id,
+                )
+                comments.extend(page.get("comments", []))
+                offset = page.get("offset")
+                if not offset:
+                    return comments
+
+        return await self.cache.records(base_id, table, "comments", {"id": record_id}, load)
+
+    # ----- record writes ---------------------------------------------------------
+
+    async def create_records(
+        self, base_id: str, table: str, records: Sequence[dict[str, Any]], *, typecast: bool = False
+    ) -> WriteResult:
+        """Create any number of records (each item is a ``fields`` dict), 10 per request.
+
+        A chunk whose request may have reached Airtable without an answer fails with
+        :class:`AirtableWriteUncertain` and is not resent.
+        """
+        tbl = self.api.table(base_id, table)
+        return await self._write(
+            "create_records",
+            base_id,
+            table,
+            list(records),
+            lambda chunk: partial(tbl.batch_create, chunk, typecast=typecast),
+            idempotent=False,
+        )
+
+    async def update_records(
+        self,
+        base_id: str,
+        table: str,
+        records: Sequence[dict[str, Any]],
+        *,
+        replace: bool = False,
+        typecast: bool = False,
+    ) -> WriteResult:
+        """Update records (``{"id", "fields"}`` items) — PATCH, or PUT with ``replace``."""
+        tbl = self.api.table(base_id, table)
+        return await self._write(
+            "replace_records" if replace else "update_records",
+            base_id,
+            table,
+            list(records),
+            lambda chunk: partial(tbl.batch_update, chunk, replace=replace, typecast=typecast),
+            idempotent=True,
+        )
+
+    async def upsert_records(
+        self,
+        base_id: str,
+        table: str,
+        records: Sequence[dict[str, Any]],
+        *,
+        key_fields: Sequence[str],
+        replace: bool = False,
+        typecast: bool = False,
+    ) -> WriteResult:
+        """Update-or-create by ``key_fields`` (Airtable's performUpsert); items are
+        ``{"fields": {...}}`` with an optional ``id``. Resending is safe: a record created by
+        a lost first attempt is matched, not duplicated, by the second."""
+        for record in records:
+            missing = set(key_fields) - set(record.get("fields", {}))
+            if "id" not in record and missing:
+                raise AirtableInvalidRequest(
+                    f"every upserted record needs the key fields {sorted(key_fields)}; "
+                    f"one is missing {sorted(missing)}"
+                )
+        tbl = self.api.table(base_id, table)
+        return await self._write(
+            "upsert_records",
+            base_id,
+            table,
+            list(records),
+            lambda chunk: partial(
+                tbl.batch_upsert, chunk, list(key_fields), replace=replace, typecast=typecast
+            ),
+            idempotent=True,
+        )
+
+    async def delete_records(
+        self, base_id: str, table: str, record_ids: Sequence[str]
+    ) -> WriteResult:
+        """Delete records by id, 10 per request."""
+        tbl = self.api.table(base_id, table)
+        return await self._write(
+            "delete_records",
+            base_id,
+            table,
+            list(record_ids),
+            lambda chunk: partial(tbl.batch_delete, chunk),
+            idempotent=True,
+        )
+
+    async def add_comment(
+        self,
+        base_id: str,
+        table: str,
+        record_id: str,
+        text: str,
+        *,
+        parent_comment_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Comment on a record (a create: not resent when its outcome is unknown)."""
+        url = self.api.table(base_id, table).urls.record_comments(record_id)
+        payload: dict[str, Any] = {"text": text}
+        if parent_comment_id:
+            payload["parentCommentId"] = parent_comment_id
+        try:
+            result: dict[str, Any] = await self._call(
+                "add_comment",
+                base_id,
+                table,
+                partial(self.api.request, "POST", url, json=payload),
+                idempotent=False,
+                attempted=[payload],
+                record_id=record_id,
+            )
+        finally:
+            await self.cache.invalidate_records(base_id, table)
+        return result
+
+    # ----- schema writes ---------------------------------------------------------
+
+    async def create_table(
+        self,
+        base_id: str,
+        name: str,
+        fields: Sequence[dict[str, Any]],
+        *,
+        description: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a table (its first field becomes the primary field)."""
+        payload: dict[str, Any] = {"name": name, "fields": list(fields)}
+        if description:
+            payload["description"] = description
+        url = self.api.base(base_id).urls.tables
+        return await self._schema_write(
+            "create_table", base_id, None, partial(self.api.request, "POST", url, json=payload),
+            idempotent=False, attempted=[payload],
+        )  # fmt: skip
+
+    async def update_table(
+        self,
+        base_id: str,
+        table: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> dict[str, Any]:
+        """Rename a table or change its description."""
+        payload = {k: v for k, v in {"name": name, "description": description}.items() if v}
+        if not payload:
+            raise AirtableInvalidRequest("give a new name or description for the table")
+        url = self.api.build_url("meta/bases", base_id, "tables", table)
+        return await self._schema_write(
+            "update_table", base_id, table,
+            partial(self.api.request, "PATCH", url, json=payload), idempotent=True,
+        )  # fmt: skip
+
+    async def create_field(
+        self,
+        base_id: str,
+        table: str,
+        name: str,
+        field_type: str,
+        *,
+        description: str | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Add a field to a table."""
+        payload: dict[str, Any] = {"name": name, "type": field_type}
+        if description:
+            payload["description"] = description
+        if options:
+            payload["options"] = options
+        url = self.api.table(base_id, table).urls.fields
+        return await self._schema_write(
+            "create_field", base_id, table, partial(self.api.request, "POST", url, json=payload),
+            idempotent=False, attempted=[payload],
+        )  # fmt: skip
+
+    async def update_field(
+        self,
+        base_id: str,
+        table: str,
+        field_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> dict[str, Any]:
+        """Rename a field or change its description."""
+        payload = {k: v for k, v in {"name": name, "description": description}.items() if v}
+        if not payload:
+            raise AirtableInvalidRequest("give a new name or description for the field")
+        url = self.api.table(base_id, table).urls.fields / field_id
+        return await self._schema_write(
+            "update_field", base_id, table,
+            partial(self.api.request, "PATCH", url, json=payload), idempotent=True,
+        )  # fmt: skip
+
+    async def invalidate_cache(self, base_id: str | None = None) -> None:
+        """Forget what is cached for a base (or the whole connection)."""
+        await self.cache.invalidate(base_id)
+
+    # ----- machinery -------------------------------------------------------------
+
+    async def _schema_write(
+        self,
+        operation: str,
+        base_id: str,
+        table: str | None,
+        fn: Callable[[], Any],
+        *,
+        idempotent: bool,
+        attempted: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        try:
+            result: dict[str, Any] = await self._call(
+                operation, base_id, table, fn, idempotent=idempotent, attempted=attempted
+            )
+        finally:
+            await self.cache.invalidate_schema(base_id)
+        return result
+
+    async def _write(
+        self,
+        operation: str,
+        base_id: str,
+        table: str,
+        items: list[Any],
+        make_call: Callable[[list[Any]], Callable[[], Any]],
+        *,
+        idempotent: bool,
+    ) -> WriteResult:
+        chunks = [items[i : i + BATCH] for i in range(0, len(items), BATCH)]
+        outcomes: list[Any] = [None] * len(chunks)
+        done = [False] * len(chunks)
+        result = WriteResult()
+        state = {"next": 0, "failed": False}
+
+        async def worker() -> None:
+            while not state["failed"] and state["next"] < len(chunks):
+                index = state["next"]
+                state["next"] = index + 1
+                chunk = chunks[index]
+                try:
+                    outcomes[index] = await self._call(
+                        operation,
+                        base_id,
+                        table,
+                        make_call(chunk),
+                        idempotent=idempotent,
+                        attempted=chunk,
+                    )
+                    done[index] = True
+                except AirtableError as exc:
+                    result.failures.append(ChunkFailure(index, chunk, exc))
+                    state["failed"] = True
+                result.requests += 1
+
+        try:
+            workers = min(self.settings.write_concurrency, len(chunks))
+            await asyncio.gather(*(worker() for _ in range(workers)))
+        finally:
+            await self.cache.invalidate_records(base_id, table)
+        failed = {f.index for f in result.failures}
+        for index, outcome in enumerate(outcomes):
+            if done[index]:
+                if isinstance(outcome, dict):  # upsert
+                    result.records.extend(outcome.get("records", []))
+                    result.created_record_ids.extend(outcome.get("createdRecords", []))
+                    result.updated_record_ids.extend(outcome.get("updatedRecords", []))
+                else:
+                    result.records.extend(outcome)
+            elif index not in failed:
+                result.not_attempted.extend(chunks[index])
+        result.failures.sort(key=lambda f: f.index)
+        if result.failures and not any(done):
+            raise result.failures[0].error
+        return result
+
+    def _guard(self, base_id: str | None) -> None:
+        """Runs in the worker thread right before a request leaves."""
+        permit: _Permit | None = getattr(_local, "permit", None)
+        _local.permit = None
+        if permit and permit.base_id == base_id and time.monotonic() <= permit.expires:
+            return
+        loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
+        if loop is None:
+            raise RuntimeError("Airtable requests must go through AirtableClient")
+        # An unplanned request (or a late thread): take a slot through the event loop.
+        future = asyncio.run_coroutine_threadsafe(
+            self.limiter.acquire(base_id, self._token_hash), loop
+        )
+        future.result()
+
+    def _run(
+        self, permit: _Permit, loop: asyncio.AbstractEventLoop, fn: Callable[[], T]
+    ) -> tuple[bool, Any, list[_Observation]]:
+        _local.permit, _local.loop, _local.observations = permit, loop, []
+        try:
+            return True, fn(), _local.observations
+        except Exception as exc:  # handed back to the event loop, which classifies it
+            return False, exc, _local.observations
+        finally:
+            _local.permit = _local.loop = None
+
+    async def _call(
+        self,
+        operation: str,
+        base_id: str | None,
+        table: str | None,
+        fn: Callable[[], T],
+        *,
+        idempotent: bool = True,
+        attempted: list[Any] | None = None,
+        record_id: str | None = None,
+    ) -> T:
+        """One logical request: rate-limited, retried where safe, errors mapped."""
+        loop = asyncio.get_running_loop()
+        attempt = throttled = 0
+        wait_bound = self.settings.max_wait_seconds
+        while True:
+            attempt += 1
+            try:
+                async with asyncio.timeout(self.settings.max_wait_seconds):
+                    await self._slots.acquire()
+            except TimeoutError:
+                raise AirtableBusy(
+                    f"all {self.settings.threads} Airtable worker threads stayed busy for "
+                    f"{self.settings.max_wait_seconds:g} s; try again shortly",
+                    retry_after=1,
+                ) from None
+            try:
+                grant = await self.limiter.acquire(base_id, self._token_hash, max_wait=wait_bound)
+                permit = _Permit(base_id, grant.monotonic + self._margin)
+                ok, value, observations = await loop.run_in_executor(
+                    self._executor, self._run, permit, loop, fn
+                )
+            finally:
+                self._slots.release()
+            await self._observe(operation, observations, attempt)
+            if ok:
+                return value  # type: ignore[no-any-return]
+            exc: Exception = value
+            retry = attempt <= self.settings.max_retries
+            if isinstance(exc, requests.HTTPError) and exc.response is not None:
+                status = exc.response.status_code
+                if status == 429:
+                    throttled += 1
+                    PAUSES.inc()
+                    wanted = _retry_after(exc.response) or 0.0
+                    paused = await self.limiter.pause(
+                        base_id, max(self.limiter.pause_seconds, wanted)
+                    )
+                    # Waiting out the pause is the point of retrying: it does not count
+                    # against the caller's usual wait for a slot.
+                    wait_bound = self.settings.max_wait_seconds + paused
+                    if throttled > _MAX_THROTTLED:
+                        raise AirtableBusy(
+                            "Airtable keeps answering 429 (too many requests) for base "
+                            f"{base_id}; it is paused, try again in a minute",
+                            retry_after=self.settings.pause_seconds,
+                        ) from exc
+                    continue
+                if status >= 500:
+                    if not idempotent:
+                        raise self._uncertain(operation, base_id, table, attempted, exc) from exc
+                    if retry:
+                        await self._backoff(attempt)
+                        continue
+                    raise AirtableUnavailable(
+                        f"Airtable answered {status} to {operation} after {attempt} attempts; "
+                        "it may be down, try again later",
+                        extra={"base_id": base_id},
+                    ) from exc
+                raise await self._map_http_error(
+                    exc.response, operation, base_id, table, record_id
+                ) from exc
+            if isinstance(exc, requests.RequestException):
+                if _never_sent(exc) or idempotent:
+                    if retry:
+                        await self._backoff(attempt)
+                        continue
+                    raise AirtableUnavailable(
+                        f"Airtable could not be reached for {operation} after {attempt} "
+                        f"attempts ({type(exc).__name__}); try again later",
+                        extra={"base_id": base_id},
+                    ) from exc
+                raise self._uncertain(operation, base_id, table, attempted, exc) from exc
+            if isinstance(exc, ValueError | TypeError):
+                # pyairtable's own argument checks
+                raise AirtableInvalidRequest(str(exc)) from exc
+            raise exc
+
+    def _uncertain(
+        self,
+        operation: str,
+        base_id: str | None,
+        table: str | None,
+        attempted: list[Any] | None,
+        exc: Exception,
+    ) -> AirtableWriteUncertain:
+        what = f"{len(attempted)} record(s)" if attempted else "the request"
+        return AirtableWriteUncertain(
+            f"{operation} of {what} in base {base_id} table {table} may or may not have "
+            f"happened ({type(exc).__name__}); it was not resent to avoid duplicates — "
+            "check the table before trying again",
+            operation=operation,
+            base_id=base_id,
+            table=table,
+            attempted=list(attempted or []),
+        )
+
+    async def _backoff(self, attempt: int) -> None:
+        delay = min(4.0, self.settings.retry_backoff_seconds * 2 ** (attempt - 1))
+        await asyncio.sleep(delay * (0.5 + random.random() / 2))  # noqa: S311 - jitter only
+
+    async def _observe(
+        self, operation: str, observations: list[_Observation], attempt: int
+    ) -> None:
+        for obs in observations:
+            label = str(obs.status) if obs.status is not None else (obs.error or "error")
+            base = obs.base_id or "-"
+            UPSTREAM_REQUESTS.labels(base, operation, label).inc()
+            UPSTREAM_LATENCY.labels(base, operation, label).observe(obs.latency_s)
+            if self.on_upstream_call is None:
+                continue
+            call = UpstreamCall(
+                connection_id=self.connection.connection_id,
+                workspace_id=self.connection.workspace_id,
+                base_id=obs.base_id,
+                operation=operation,
+                method=obs.method,
+                status=obs.status,
+                latency_s=obs.latency_s,
+                attempt=attempt,
+                error=obs.error,
+            )
+            try:
+                await self.on_upstream_call(call)
+            except Exception:
+                logger.exception("recording an Airtable call failed")
+
+    async def _map_http_error(
+        self,
+        response: requests.Response,
+        operation: str,
+        base_id: str | None,
+        table: str | None,
+        record_id: str | None,
+    ) -> AirtableError:
+        status = response.status_code
+        kind, message = _airtable_error(response)
+        extra: dict[str, Any] = {"airtable_error": kind, "base_id": base_id, "table": table}
+        where = _where(base_id, table, record_id)
+        if status == 401:
+            return AirtableTokenInvalid(
+                "Airtable rejected this connection's token (revoked or expired); a workspace "
+                "admin must reconnect Airtable with a valid personal access token",
+                extra=extra,
+            )
+        if status == 404 or kind == "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND":
+            hint = await self._known_names(base_id, table)
+            return AirtableNotFound(f"{where} was not found{hint}", extra=extra)
+        if status == 403:
+            return AirtableTokenInvalid(
+                f"the connection's token may not {operation} on {where} ({message or kind}); "
+                "a workspace admin must reconnect Airtable with a token that has the needed "
+                "scopes and access to this base",
+                extra=extra,
+            )
+        if kind == "UNKNOWN_FIELD_NAME":
+            names = await self._field_names(base_id, table)
+            listing = f"; fields of table {table!r} are: {', '.join(names)}" if names else ""
+            return AirtableUnknownField(f"{message or 'unknown field name'}{listing}", extra=extra)
+        if kind == "INVALID_FILTER_BY_FORMULA":
+            return AirtableInvalidFormula(
+                f"invalid filterByFormula: {message or kind}; fix the formula and try again",
+                extra=extra,
+            )
+        return AirtableInvalidRequest(
+            f"Airtable rejected {operation} on {where} ({status} {kind}): {message}", extra=extra
+        )
+
+    async def _field_names(self, base_id: str | None, table: str | None) -> list[str]:
+        if not base_id or not table:
+            return []
+        try:
+            schema = await self.base_schema(base_id)
+        except AirtableError:
+            return []
+        for entry in tables_of(schema):
+            if table in (entry.get("id"), entry.get("name")):
+                return [str(f.get("name")) for f in entry.get("fields", [])]
+        return []
+
+    async def _known_names(self, base_id: str | None, table: str | None) -> str:
+        """A hint listing the valid tables (or bases) when a name was not found."""
+        if not base_id:
+            return ""
+        try:
+            schema = await self.base_schema(base_id)
+        except AirtableError:
+            try:
+                bases = await self.list_bases()
+            except AirtableError:
+                return ""
+            listing = ", ".join(f"{b.get('name')} ({b.get('id')})" for b in bases[:50])
+            return f"; bases this connection can see: {listing}" if listing else ""
+        if table is None:
+            return ""
+        names = [f"{t.get('name')} ({t.get('id')})" for t in tables_of(schema)]
+        if any(table in (t.get("id"), t.get("name")) for t in tables_of(schema)):
+            return ""  # the table exists: the record is what is missing
+        return f"; tables of base {base_id} are: {', '.join(names)}" if names else ""
+
+
+def _sort_option(sort: Sequence[str | dict[str, str]] | None) -> list[str] | None:
+    if not sort:
+        return None
+    out = []
+    for item in sort:
+        if isinstance(item, str):
+            out.append(item)
+        else:
+            prefix = "-" if item.get("direction", "asc") == "desc" else ""
+            out.append(prefix + item["field"])
+    return out
+
+
+def _airtable_error(response: requests.Response) -> tuple[str, str]:
+    """Airtable's ``{"error": {"type", "message"}}`` or ``{"error": "TYPE"}``."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "UNKNOWN", response.text[:500]
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return str(error.get("type", "UNKNOWN")), str(error.get("message", ""))
+    if isinstance(error, str):
+        return error, str(body.get("message", ""))
+    return "UNKNOWN", ""
+
+
+def _where(base_id: str | None, table: str | None, record_id: str | None) -> str:
+    parts = []
+    if base_id:
+        parts.append(f"base {base_id!r}")
+    if table:
+        parts.append(f"table {table!r}")
+    if record_id:
+        parts.append(f"record {record_id!r}")
+    return ", ".join(parts) or "the resource"
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request certainly never reached the server (safe to resend)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError) and exc.args:
+        reason = exc.args[0]
+        inner = getattr(reason, "reason", reason)
+        return isinstance(inner, urllib3.exceptions.NewConnectionError)
+    return False

@@ -1,0 +1,1 @@
+"""Authentication inside core: signing keys, access tokens, request identity, permissions."""
