@@ -4,7 +4,7 @@ UV := UV_PYTHON_DOWNLOADS=never python3 -m uv
 RUN := $(UV) run --frozen --no-sync
 CLI := $(RUN) pyairtable-platform
 
-.PHONY: help bootstrap up down logs status test lint fmt migrate seed bench bench-startup clean
+.PHONY: help bootstrap up down logs status test lint fmt migrate seed bench bench-startup bench-gateway clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -49,7 +49,10 @@ fmt: ## Format and autofix
 bench-startup: bootstrap ## Time to ready and idle RSS of each service
 	@$(RUN) python bench/startup.py
 
-bench: bench-startup ## All benchmarks
+bench-gateway: bootstrap ## p50/p95/p99 at 1,000 users through the gateway vs a minimal ASGI app
+	@$(RUN) python bench/gateway.py $(BENCH_ARGS)
+
+bench: bench-startup bench-gateway ## All benchmarks
 
 clean: down ## Stop and delete local state (.data)
 	@rm -rf .data

@@ -41,6 +41,9 @@ from pyairtable_platform.devinfra.throwaway import throwaway_infra
 
 # --- the load generator (runs in its own process: `--generate`) ---------------------------
 
+# A request without an answer by then counts as an error (and its connection is replaced).
+REQUEST_TIMEOUT = 10.0
+
 
 async def _read_response(reader: asyncio.StreamReader) -> int:
     head = await reader.readuntil(b"\r\n\r\n")
@@ -87,9 +90,9 @@ async def _user(
             if writer is None or reader is None:
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(request)
-            status = await _read_response(reader)
+            status = await asyncio.wait_for(_read_response(reader), REQUEST_TIMEOUT)
             error = None if status == 200 else f"HTTP {status}"
-        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+        except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError) as exc:
             error = type(exc).__name__
             if writer is not None:
                 writer.close()
@@ -388,16 +391,17 @@ def main() -> None:
                 f"{args.warmup:g} s warm-up; gateway workers: {args.gateway_workers}; "
                 f"access log: {'on' if args.log_requests else 'off'}"
             )
-            print(
-                f"target through the gateway: GET {path} ({'authenticated' if token else 'anonymous'})"
-            )
+            kind = "authenticated" if token else "anonymous"
+            print(f"target through the gateway: GET {path} ({kind})")
             print(
                 "load generator: own asyncio+uvloop raw HTTP/1.1 client, open schedule, 1 process"
             )
             sampler = RssSampler(services)
             sampler.start()
+            columns = ("p50 ms", "p95 ms", "p99 ms", "errors", "req/s", "requests")
+            widths = (9, 9, 9, 8, 9, 10)
             print(
-                f"\n{'':<26}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}{'req/s':>9}{'requests':>10}"
+                "\n" + " " * 26 + "".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True))
             )
             through = summarize(
                 "through the gateway", run_load(ports["gateway"], path, token, args)

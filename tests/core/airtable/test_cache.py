@@ -76,7 +76,7 @@ async def test_a_write_through_the_client_invalidates_the_tables_cached_pages(
 async def test_a_write_by_table_id_invalidates_pages_read_by_table_name(
     upstream: Stand, make_client: Any
 ) -> None:
-    state, url = upstream
+    _, url = upstream
     client = make_client(url)
     await client.base_schema("appA")  # the schema knows Tasks = tblTasks0000000001
     await client.list_records_page("appA", "Tasks")
@@ -88,7 +88,7 @@ async def test_a_write_by_table_id_invalidates_pages_read_by_table_name(
 async def test_without_a_cached_schema_a_write_invalidates_the_whole_base(
     upstream: Stand, make_client: Any
 ) -> None:
-    state, url = upstream
+    _, url = upstream
     client = make_client(url)
     await client.list_records_page("appA", "Tasks")
     await client.create_records("appA", TABLE, [{"Name": "by id"}])

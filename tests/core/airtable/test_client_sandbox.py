@@ -39,7 +39,8 @@ async def test_twenty_five_creates_are_three_requests_and_all_exist(
     calls = Calls()
     client = make_client(endpoint, token=token, on_upstream_call=calls)
     result = await client.create_records(base, "Tasks", [{"Name": f"n{i}"} for i in range(25)])
-    assert result.ok and len(result.records) == 25
+    assert result.ok
+    assert len(result.records) == 25
     assert [c.status for c in calls.of("create_records")] == [200, 200, 200]
     assert len(await client.list_records(base, "Tasks")) == 25
 
@@ -114,7 +115,8 @@ async def test_errors_are_mapped_to_actionable_platform_errors(
     assert formula.value.status_code == 422
     with pytest.raises(AirtableNotFound) as missing:
         await client.list_records_page(base, "Taks")
-    assert "'Taks'" in missing.value.detail and "Tasks" in missing.value.detail
+    assert "'Taks'" in missing.value.detail
+    assert "Tasks" in missing.value.detail
     with pytest.raises(AirtableTokenInvalid) as token_error:
         await make_client(endpoint, token="pat.revoked").list_records_page(base, "Tasks")
     assert token_error.value.status_code == 424

@@ -44,7 +44,7 @@ class Upstream:
     seen: list[Seen] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     hold: threading.Event | None = None  # set: answers flow; cleared: list reads wait
-    bad_token: str = "bad-token"  # noqa: S105 - a test fixture value
+    bad_token: str = "bad-token"
     applied_writes: int = 0
 
     def add_table(self, table_id: str, name: str, fields: list[str]) -> None:
@@ -91,7 +91,7 @@ class Upstream:
                     return _error(
                         422, "INVALID_FILTER_BY_FORMULA", "Unknown function names: BROKEN"
                     )
-                while self.hold is not None and not self.hold.is_set():
+                while self.hold is not None and not self.hold.is_set():  # noqa: ASYNC110 - a threading.Event
                     await asyncio.sleep(0.005)
                 return JSONResponse({"records": rows})
             if request.method == "GET":

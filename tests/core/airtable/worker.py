@@ -42,7 +42,7 @@ async def read(redis_url: str, endpoint: str, connection_id: str, readers: int) 
     say("ready")
     await asyncio.to_thread(sys.stdin.readline)  # "go"
     tasks = [asyncio.create_task(client.list_records_page("appA", "Tasks")) for _ in range(readers)]
-    while not client.cache._inflight:
+    while not client.cache._inflight:  # noqa: ASYNC110 - polls the cache state
         await asyncio.sleep(0.005)
     say("inflight")
     pages = await asyncio.gather(*tasks)

@@ -1,7 +1,7 @@
 """The one client for all Airtable traffic (the real API or the sandbox).
 
 Built on ``pyairtable`` (synchronous), whose calls run in a bounded pool of worker
-threads. Every upstream HTTP request goes through :class:`_GuardedSession`:
+threads. Every upstream HTTP request goes through :class:`GuardedSession`:
 
 - the async side takes a slot from the Redis rate limiter, then hands exactly one
   pyairtable call to a worker thread together with a short-lived permit for that base;
@@ -20,17 +20,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal, TypeVar
-from urllib.parse import urlsplit
 
 import requests
-import urllib3.exceptions
 from pyairtable import Api
 from redis.asyncio import Redis
 
@@ -49,125 +45,29 @@ from pyairtable_platform.core.airtable.exceptions import (
 )
 from pyairtable_platform.core.airtable.metrics import PAUSES, UPSTREAM_LATENCY, UPSTREAM_REQUESTS
 from pyairtable_platform.core.airtable.ratelimit import RateLimiter, token_fingerprint
+from pyairtable_platform.core.airtable.transport import (
+    AirtableConnection,
+    ChunkFailure,
+    GuardedSession,
+    Observation,
+    Permit,
+    Record,
+    UpstreamCall,
+    UsageRecorder,
+    WriteResult,
+    airtable_error,
+    local,
+    never_sent,
+    retry_after,
+    sort_option,
+    where,
+)
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Record = dict[str, Any]
 BATCH = 10  # Airtable's limit of records per write request
 _MAX_THROTTLED = 2  # 429s one call may meet before giving up with 503
-
-
-@dataclass(frozen=True)
-class AirtableConnection:
-    """What a client needs to reach one Airtable account (or the sandbox)."""
-
-    connection_id: str
-    token: str = field(repr=False)
-    endpoint_url: str = "https://api.airtable.com"
-    workspace_id: str | None = None
-
-
-@dataclass(frozen=True)
-class UpstreamCall:
-    """One HTTP request sent upstream, for metrics and the ``api_usage_logs`` row."""
-
-    connection_id: str
-    workspace_id: str | None
-    base_id: str | None
-    operation: str
-    method: str
-    status: int | None  # None: no response (timeout, connection error)
-    latency_s: float
-    attempt: int
-    error: str | None
-
-
-UsageRecorder = Callable[[UpstreamCall], Awaitable[None]]
-
-
-@dataclass
-class ChunkFailure:
-    index: int  # position of the chunk (of 10) within the write
-    records: list[Any]
-    error: AirtableError
-
-
-@dataclass
-class WriteResult:
-    """Outcome of a write of any size: what succeeded, what failed, what was not tried.
-
-    A write stops sending new chunks after the first failed one; chunks already in flight
-    finish. When nothing succeeded the first error is raised instead.
-    """
-
-    records: list[Record] = field(default_factory=list)
-    failures: list[ChunkFailure] = field(default_factory=list)
-    not_attempted: list[Any] = field(default_factory=list)
-    created_record_ids: list[str] = field(default_factory=list)  # upserts only
-    updated_record_ids: list[str] = field(default_factory=list)  # upserts only
-    requests: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures and not self.not_attempted
-
-
-# --- the thread side -----------------------------------------------------------------
-
-_local = threading.local()
-
-
-@dataclass
-class _Permit:
-    base_id: str | None
-    expires: float  # time.monotonic()
-
-
-@dataclass
-class _Observation:
-    method: str
-    base_id: str | None
-    status: int | None
-    latency_s: float
-    error: str | None
-
-
-def base_from_url(url: str | None) -> str | None:
-    """The base a request addresses: ``/v0/{base}/...`` or ``/v0/meta/bases/{base}/...``."""
-    parts = [p for p in urlsplit(url or "").path.split("/") if p]
-    if "v0" not in parts:
-        return None
-    rest = parts[parts.index("v0") + 1 :]
-    if not rest:
-        return None
-    if rest[0] == "meta":
-        return rest[2] if len(rest) > 2 and rest[1] == "bases" else None
-    return rest[0]
-
-
-class _GuardedSession(requests.Session):
-    """A ``requests`` session that lets no request out without a rate-limiter slot."""
-
-    def __init__(self, guard: Callable[[str | None], None]) -> None:
-        super().__init__()
-        self._guard = guard
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        base_id = base_from_url(request.url)
-        self._guard(base_id)
-        observations: list[_Observation] = getattr(_local, "observations", [])
-        method = request.method or "GET"
-        start = time.perf_counter()
-        try:
-            response = super().send(request, **kwargs)
-        except requests.RequestException as exc:
-            elapsed = time.perf_counter() - start
-            observations.append(_Observation(method, base_id, None, elapsed, type(exc).__name__))
-            raise
-        elapsed = time.perf_counter() - start
-        observations.append(_Observation(method, base_id, response.status_code, elapsed, None))
-        return response
 
 
 # --- the client ----------------------------------------------------------------------
@@ -214,7 +114,7 @@ class AirtableClient:
             endpoint_url=connection.endpoint_url.rstrip("/"),
             timeout=(settings.connect_timeout_seconds, settings.read_timeout_seconds),  # type: ignore[arg-type]  # pyairtable annotates ints; requests takes floats
         )
-        self.api.session = _GuardedSession(self._guard)
+        self.api.session = GuardedSession(self._guard)
         self.api.api_key = connection.token  # puts the Authorization header on the new session
 
     async def aclose(self) -> None:
@@ -282,7 +182,7 @@ class AirtableClient:
         """One page of records: ``{"records": [...], "offset": str | None}`` (cached)."""
         options: dict[str, Any] = {
             "formula": formula,
-            "sort": _sort_option(sort),
+            "sort": sort_option(sort),
             "fields": list(fields) if fields else None,
             "view": view,
             "page_size": page_size,
@@ -642,11 +542,11 @@ class AirtableClient:
 
     def _guard(self, base_id: str | None) -> None:
         """Runs in the worker thread right before a request leaves."""
-        permit: _Permit | None = getattr(_local, "permit", None)
-        _local.permit = None
+        permit: Permit | None = getattr(local, "permit", None)
+        local.permit = None
         if permit and permit.base_id == base_id and time.monotonic() <= permit.expires:
             return
-        loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
+        loop: asyncio.AbstractEventLoop | None = getattr(local, "loop", None)
         if loop is None:
             raise RuntimeError("Airtable requests must go through AirtableClient")
         # An unplanned request (or a late thread): take a slot through the event loop.
@@ -656,15 +556,47 @@ class AirtableClient:
         future.result()
 
     def _run(
-        self, permit: _Permit, loop: asyncio.AbstractEventLoop, fn: Callable[[], T]
-    ) -> tuple[bool, Any, list[_Observation]]:
-        _local.permit, _local.loop, _local.observations = permit, loop, []
+        self, permit: Permit, loop: asyncio.AbstractEventLoop, fn: Callable[[], T]
+    ) -> tuple[bool, Any, list[Observation]]:
+        local.permit, local.loop, local.observations = permit, loop, []
         try:
-            return True, fn(), _local.observations
+            return True, fn(), local.observations
         except Exception as exc:  # handed back to the event loop, which classifies it
-            return False, exc, _local.observations
+            return False, exc, local.observations
         finally:
-            _local.permit = _local.loop = None
+            local.permit = local.loop = None
+
+    async def _send_once(
+        self,
+        operation: str,
+        base_id: str | None,
+        fn: Callable[[], Any],
+        attempt: int,
+        wait_bound: float,
+    ) -> tuple[bool, Any]:
+        """Take a worker thread and a rate-limiter slot, send one request, observe it."""
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self.settings.max_wait_seconds):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise AirtableBusy(
+                f"all {self.settings.threads} Airtable worker threads stayed busy for "
+                f"{self.settings.max_wait_seconds:g} s; try again shortly",
+                retry_after=1,
+            ) from None
+        try:
+            grant = await self.limiter.acquire(base_id, self._token_hash, max_wait=wait_bound)
+            # The permit is only good for the window margin: a thread that starts later
+            # takes a fresh slot, so a late start never crowds Airtable's second.
+            permit = Permit(base_id, grant.monotonic + self._margin)
+            ok, value, observations = await loop.run_in_executor(
+                self._executor, self._run, permit, loop, fn
+            )
+        finally:
+            self._slots.release()
+        await self._observe(operation, observations, attempt)
+        return ok, value
 
     async def _call(
         self,
@@ -678,29 +610,11 @@ class AirtableClient:
         record_id: str | None = None,
     ) -> T:
         """One logical request: rate-limited, retried where safe, errors mapped."""
-        loop = asyncio.get_running_loop()
         attempt = throttled = 0
         wait_bound = self.settings.max_wait_seconds
         while True:
             attempt += 1
-            try:
-                async with asyncio.timeout(self.settings.max_wait_seconds):
-                    await self._slots.acquire()
-            except TimeoutError:
-                raise AirtableBusy(
-                    f"all {self.settings.threads} Airtable worker threads stayed busy for "
-                    f"{self.settings.max_wait_seconds:g} s; try again shortly",
-                    retry_after=1,
-                ) from None
-            try:
-                grant = await self.limiter.acquire(base_id, self._token_hash, max_wait=wait_bound)
-                permit = _Permit(base_id, grant.monotonic + self._margin)
-                ok, value, observations = await loop.run_in_executor(
-                    self._executor, self._run, permit, loop, fn
-                )
-            finally:
-                self._slots.release()
-            await self._observe(operation, observations, attempt)
+            ok, value = await self._send_once(operation, base_id, fn, attempt, wait_bound)
             if ok:
                 return value  # type: ignore[no-any-return]
             exc: Exception = value
@@ -710,7 +624,7 @@ class AirtableClient:
                 if status == 429:
                     throttled += 1
                     PAUSES.inc()
-                    wanted = _retry_after(exc.response) or 0.0
+                    wanted = retry_after(exc.response) or 0.0
                     paused = await self.limiter.pause(
                         base_id, max(self.limiter.pause_seconds, wanted)
                     )
@@ -739,7 +653,7 @@ class AirtableClient:
                     exc.response, operation, base_id, table, record_id
                 ) from exc
             if isinstance(exc, requests.RequestException):
-                if _never_sent(exc) or idempotent:
+                if never_sent(exc) or idempotent:
                     if retry:
                         await self._backoff(attempt)
                         continue
@@ -777,9 +691,7 @@ class AirtableClient:
         delay = min(4.0, self.settings.retry_backoff_seconds * 2 ** (attempt - 1))
         await asyncio.sleep(delay * (0.5 + random.random() / 2))  # noqa: S311 - jitter only
 
-    async def _observe(
-        self, operation: str, observations: list[_Observation], attempt: int
-    ) -> None:
+    async def _observe(self, operation: str, observations: list[Observation], attempt: int) -> None:
         for obs in observations:
             label = str(obs.status) if obs.status is not None else (obs.error or "error")
             base = obs.base_id or "-"
@@ -812,9 +724,9 @@ class AirtableClient:
         record_id: str | None,
     ) -> AirtableError:
         status = response.status_code
-        kind, message = _airtable_error(response)
+        kind, message = airtable_error(response)
         extra: dict[str, Any] = {"airtable_error": kind, "base_id": base_id, "table": table}
-        where = _where(base_id, table, record_id)
+        where = where(base_id, table, record_id)
         if status == 401:
             return AirtableTokenInvalid(
                 "Airtable rejected this connection's token (revoked or expired); a workspace "
@@ -875,60 +787,3 @@ class AirtableClient:
         if any(table in (t.get("id"), t.get("name")) for t in tables_of(schema)):
             return ""  # the table exists: the record is what is missing
         return f"; tables of base {base_id} are: {', '.join(names)}" if names else ""
-
-
-def _sort_option(sort: Sequence[str | dict[str, str]] | None) -> list[str] | None:
-    if not sort:
-        return None
-    out = []
-    for item in sort:
-        if isinstance(item, str):
-            out.append(item)
-        else:
-            prefix = "-" if item.get("direction", "asc") == "desc" else ""
-            out.append(prefix + item["field"])
-    return out
-
-
-def _airtable_error(response: requests.Response) -> tuple[str, str]:
-    """Airtable's ``{"error": {"type", "message"}}`` or ``{"error": "TYPE"}``."""
-    try:
-        body = response.json()
-    except ValueError:
-        return "UNKNOWN", response.text[:500]
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict):
-        return str(error.get("type", "UNKNOWN")), str(error.get("message", ""))
-    if isinstance(error, str):
-        return error, str(body.get("message", ""))
-    return "UNKNOWN", ""
-
-
-def _where(base_id: str | None, table: str | None, record_id: str | None) -> str:
-    parts = []
-    if base_id:
-        parts.append(f"base {base_id!r}")
-    if table:
-        parts.append(f"table {table!r}")
-    if record_id:
-        parts.append(f"record {record_id!r}")
-    return ", ".join(parts) or "the resource"
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
-
-
-def _never_sent(exc: requests.RequestException) -> bool:
-    """True when the request certainly never reached the server (safe to resend)."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    if isinstance(exc, requests.exceptions.ConnectionError) and exc.args:
-        reason = exc.args[0]
-        inner = getattr(reason, "reason", reason)
-        return isinstance(inner, urllib3.exceptions.NewConnectionError)
-    return False

@@ -39,6 +39,12 @@ class Action(StrEnum):
     DATA_READ = "data.read"
     DATA_WRITE = "data.write"
     DATA_ADMIN = "data.admin"
+    AIRTABLE_CONNECTIONS_READ = "airtable.connections.read"
+    AIRTABLE_CONNECTIONS_MANAGE = "airtable.connections.manage"
+    AIRTABLE_READ = "airtable.read"
+    AIRTABLE_WRITE = "airtable.write"
+    AIRTABLE_SCHEMA_WRITE = "airtable.schema.write"
+    AIRTABLE_SYNC = "airtable.sync"
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,13 @@ PERMISSIONS: dict[Action, Rule] = {
     Action.DATA_READ: Rule(ALL, "read"),
     Action.DATA_WRITE: Rule(EDITORS, "write"),
     Action.DATA_ADMIN: Rule(MANAGERS, "write"),
+    Action.AIRTABLE_CONNECTIONS_READ: Rule(ALL, "read"),
+    # A connection holds an Airtable credential: managing it needs a signed-in session.
+    Action.AIRTABLE_CONNECTIONS_MANAGE: Rule(MANAGERS, "full"),
+    Action.AIRTABLE_READ: Rule(ALL, "read"),
+    Action.AIRTABLE_WRITE: Rule(EDITORS, "write"),
+    Action.AIRTABLE_SCHEMA_WRITE: Rule(MANAGERS, "write"),
+    Action.AIRTABLE_SYNC: Rule(EDITORS, "write"),
 }
 
 # Every action has a rule: a new action without one would silently allow nothing (or all).

@@ -1,0 +1,78 @@
+"""Turns run in tasks detached from the HTTP response: a client that disconnects mid-turn
+loses nothing, the turn completes and is stored. The response only reads the turn's events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
+
+from pyairtable_platform.ai.chat.events import ChatEvent
+
+logger = logging.getLogger(__name__)
+
+
+class TurnHandle:
+    """The events of one running turn: kept in full and fed to one live reader."""
+
+    def __init__(self) -> None:
+        self.events: list[ChatEvent] = []
+        self._queue: asyncio.Queue[ChatEvent | None] = asyncio.Queue()
+        self.done = asyncio.Event()
+        self.first_event_at: float | None = None
+
+    def emit(self, event: ChatEvent) -> None:
+        if self.first_event_at is None:
+            self.first_event_at = asyncio.get_running_loop().time()
+        self.events.append(event)
+        self._queue.put_nowait(event)
+
+    def close(self) -> None:
+        if not self.done.is_set():
+            self.done.set()
+            self._queue.put_nowait(None)
+
+    async def stream(self) -> AsyncIterator[ChatEvent]:
+        while True:
+            event = await self._queue.get()
+            if event is None:
+                return
+            yield event
+
+
+class TurnRunner:
+    """Owns the turn tasks so they are neither garbage-collected nor cut short by a response."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None], handle: TurnHandle) -> None:
+        async def guarded() -> None:
+            try:
+                await coroutine
+            except Exception:  # the turn's own handler reports errors; this is the last net
+                logger.exception("chat turn failed")
+            finally:
+                handle.close()
+
+        task = asyncio.create_task(guarded())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @property
+    def running(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self, timeout: float) -> None:
+        """At shutdown: let running turns finish (and be stored) for a while, then cancel."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

@@ -1,0 +1,2 @@
+"""Safe writes: every Airtable write made through the platform is an action that can be
+previewed, approved, run, listed, audited and reverted."""

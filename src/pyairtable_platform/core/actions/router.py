@@ -1,0 +1,91 @@
+"""``/api/v1/actions``: the safe-write log of the active workspace — list, inspect, apply a
+previewed write with its approval token, revert an executed one."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from pyairtable_platform.core.actions.schemas import (
+    ActionDetail,
+    ActionList,
+    ActionOut,
+    ApplyBody,
+    Channel,
+    Status,
+)
+from pyairtable_platform.core.actions.service import ActionsService
+from pyairtable_platform.core.airtable.deps import AirtableDeps, get_airtable_deps
+from pyairtable_platform.core.auth.deps import CurrentIdentity, TenantSession
+
+router = APIRouter(prefix="/api/v1/actions", tags=["actions"])
+
+
+def actions_service(
+    identity: CurrentIdentity,
+    session: TenantSession,
+    deps: Annotated[AirtableDeps, Depends(get_airtable_deps)],
+) -> ActionsService:
+    # Imported here: the Airtable service and this router are built side by side.
+    from pyairtable_platform.core.airtable.service import AirtableService
+
+    airtable = AirtableService(session, identity, deps, channel="api")
+    return ActionsService(session, identity, airtable, channel="api")
+
+
+Actions = Annotated[ActionsService, Depends(actions_service)]
+
+
+@router.get("", response_model=ActionList, summary="List actions")
+async def list_actions(
+    actions: Actions,
+    status: Status | None = Query(None, description="only actions in this status"),
+    base_id: str | None = Query(None),
+    table: str | None = Query(None, description="table id or name"),
+    channel: Channel | None = Query(None),
+    record_id: str | None = Query(None, description="actions that touched this record"),
+    before: datetime | None = Query(None, description="created before (the next_before cursor)"),
+    limit: int = Query(50, ge=1, le=200),
+) -> Any:
+    """The workspace's writes, newest first: who, through which channel, what, and their status
+    (previewed, approved, running, done, partially_failed, failed, rejected, expired,
+    reverted)."""
+    rows = await actions.list(
+        status=status,
+        base_id=base_id,
+        table=table,
+        channel=channel,
+        record_id=record_id,
+        before=before,
+        limit=limit,
+    )
+    return ActionList(
+        actions=[ActionOut.of(row) for row in rows],
+        next_before=rows[-1].created_at if len(rows) == limit else None,
+    )
+
+
+@router.get("/{action_id}", response_model=ActionDetail, summary="Get an action")
+async def get_action(action_id: uuid.UUID, actions: Actions) -> Any:
+    """One action with its request, the records before and after, and its audit trail."""
+    action = await actions.get(action_id)
+    return ActionDetail.detail(action, await actions.audit(action_id))
+
+
+@router.post("/{action_id}/apply", response_model=ActionOut, summary="Apply a previewed action")
+async def apply_action(action_id: uuid.UUID, body: ApplyBody, actions: Actions) -> Any:
+    """Approve and run a previewed write with the approval token its preview returned. A write
+    Airtable refused comes back with status ``failed`` and its ``error``."""
+    return ActionOut.of(await actions.apply(action_id, body.approval_token))
+
+
+@router.post("/{action_id}/revert", response_model=ActionOut, summary="Revert an action")
+async def revert_action(action_id: uuid.UUID, actions: Actions) -> Any:
+    """Undo an executed write: updated fields get their previous values, deleted records are
+    re-created (new ids; ``result.mapping`` maps old to new), created records are deleted.
+    409 ``revert_refused`` when the records changed since. Answers the revert action."""
+    _, undo = await actions.revert(action_id)
+    return ActionOut.of(undo)

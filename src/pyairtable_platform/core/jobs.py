@@ -1,0 +1,92 @@
+"""The durable job queue (procrastinate on PostgreSQL) and its worker.
+
+Every blueprint of core is registered here under its namespace. The worker runs inside
+core by default (a lifespan extension; ``CORE_WITH_WORKER=false`` turns it off, and it is
+off by default when ``ENVIRONMENT=test`` so test servers do not run periodic jobs behind
+the tests' backs) and as its own process with ``pyairtable-platform worker``. Its schema
+comes from migration 0005.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import procrastinate
+from fastapi import FastAPI
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pyairtable_platform.core.analytics import tasks as analytics_tasks
+from pyairtable_platform.core.audit import tasks as audit_tasks
+from pyairtable_platform.core.config import CoreSettings
+from pyairtable_platform.core.mirror import tasks as mirror_tasks
+from pyairtable_platform.kit.app import Resources
+from pyairtable_platform.kit.db import plain_url
+
+logger = logging.getLogger(__name__)
+
+
+class JobSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    # None: on, except with ENVIRONMENT=test.
+    with_worker: bool | None = Field(
+        default=None, validation_alias=AliasChoices("CORE_WITH_WORKER", "WITH_WORKER")
+    )
+    worker_concurrency: int = Field(
+        default=2, ge=1, le=32, validation_alias=AliasChoices("CORE_WORKER_CONCURRENCY")
+    )
+
+
+def create_job_app(database_url: str) -> procrastinate.App:
+    connector = procrastinate.PsycopgConnector(
+        conninfo=plain_url(database_url), min_size=1, max_size=4
+    )
+    app = procrastinate.App(connector=connector)
+    app.add_tasks_from(audit_tasks.blueprint, namespace="audit")
+    app.add_tasks_from(analytics_tasks.blueprint, namespace="analytics")
+    app.add_tasks_from(mirror_tasks.blueprint, namespace=mirror_tasks.NAMESPACE)
+    return app
+
+
+def worker_options(resources: Resources, concurrency: int) -> dict[str, Any]:
+    return {
+        "concurrency": concurrency,
+        "install_signal_handlers": False,
+        "additional_context": {"airtable": resources.extras.get("airtable")},
+        "delete_jobs": "successful",
+    }
+
+
+@asynccontextmanager
+async def jobs_extension(app: FastAPI, resources: Resources) -> AsyncIterator[None]:
+    """Open the job queue for deferring; run the worker here unless turned off."""
+    settings = resources.settings
+    assert isinstance(settings, CoreSettings)
+    job_settings = JobSettings()
+    jobs = create_job_app(settings.database_url.get_secret_value())
+    resources.extras["jobs"] = jobs
+    app.state.jobs = jobs
+    airtable = resources.extras.get("airtable")
+    if airtable is not None:
+        airtable.jobs = jobs
+    run_worker = job_settings.with_worker
+    if run_worker is None:
+        run_worker = settings.environment.value != "test"
+    async with jobs.open_async():
+        task = None
+        if run_worker:
+            options = worker_options(resources, job_settings.worker_concurrency)
+            task = asyncio.create_task(jobs.run_worker_async(**options))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task

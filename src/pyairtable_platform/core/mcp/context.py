@@ -1,0 +1,144 @@
+"""What every tool call runs with: the verified identity of the HTTP request, one unit of
+work with that identity's RLS context, the Airtable and actions services, and the mapping of
+platform errors to MCP tool errors (raised, never returned as text)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult, TextContent
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from pyairtable_platform.core.actions.config import ActionsSettings
+from pyairtable_platform.core.actions.service import ActionsService
+from pyairtable_platform.core.auth import permissions
+from pyairtable_platform.core.auth.permissions import Action as Permission
+from pyairtable_platform.core.auth.unit import transaction
+from pyairtable_platform.core.mcp.config import McpSettings
+from pyairtable_platform.kit.auth import Identity
+from pyairtable_platform.kit.context import request_id_var
+from pyairtable_platform.kit.errors import PlatformError
+
+if TYPE_CHECKING:
+    from pyairtable_platform.core.airtable.deps import AirtableDeps
+    from pyairtable_platform.core.airtable.service import AirtableService
+
+# Keys the authenticating ASGI wrapper puts into the request scope. Tool handlers run in the
+# session manager's task group, not in the request's task, so a contextvar set by the wrapper
+# would not reach them; the scope travels with the message (ctx.request_context.request).
+SCOPE_IDENTITY = "pap.identity"
+SCOPE_REQUEST_ID = "pap.request_id"
+SCOPE_RUNTIME = "pap.mcp"
+
+# The identity of the running tool call, for code below the tools (set per call).
+current_identity: ContextVar[Identity | None] = ContextVar("mcp_identity", default=None)
+
+READ_ONLY_MESSAGE = (
+    "this API key is read-only (scope 'read'), so it cannot call write tools. Ask for a key "
+    "with scope 'write' (`pyairtable-platform api-key create --scope write`, or the API keys "
+    "page) and reconnect with it"
+)
+
+
+@dataclass
+class McpRuntime:
+    """Built in core's lifespan; shared by every tool call."""
+
+    factory: async_sessionmaker[AsyncSession]
+    settings: McpSettings
+    actions: ActionsSettings
+    extras: dict[str, Any]
+
+    def airtable_deps(self) -> AirtableDeps:
+        deps = self.extras.get("airtable")
+        if deps is None:
+            raise ToolError("Airtable access is not available in this deployment")
+        return deps  # type: ignore[no-any-return]  # typed by the airtable extension
+
+
+@dataclass
+class ToolCall:
+    identity: Identity
+    session: AsyncSession
+    runtime: McpRuntime
+    _airtable: AirtableService | None = None
+
+    @property
+    def airtable(self) -> AirtableService:
+        if self._airtable is None:
+            from pyairtable_platform.core.airtable.service import AirtableService
+
+            self._airtable = AirtableService(
+                self.session, self.identity, self.runtime.airtable_deps(), channel="mcp"
+            )
+        return self._airtable
+
+    def actions(self) -> ActionsService:
+        return ActionsService(
+            self.session, self.identity, self.airtable, channel="mcp", settings=self.runtime.actions
+        )
+
+
+def _scope(ctx: Context[Any, Any]) -> dict[str, Any]:
+    try:
+        request = ctx.request_context.request
+    except ValueError:
+        request = None
+    scope = getattr(request, "scope", None)
+    if not isinstance(scope, dict) or scope.get(SCOPE_IDENTITY) is None:
+        raise ToolError("not authenticated: connect with an API key or access token")
+    return scope
+
+
+def tool_error(exc: PlatformError) -> ToolError:
+    """A platform error as a message a model can act on."""
+    message = exc.detail
+    retry = getattr(exc, "retry_after", None) or exc.headers.get("Retry-After")
+    if retry:
+        message += f" (retry in {retry} s)"
+    return ToolError(f"{exc.error}: {message}")
+
+
+@asynccontextmanager
+async def tool_call(ctx: Context[Any, Any], *, write: bool = False) -> AsyncIterator[ToolCall]:
+    """One tool call as the caller's identity, in its workspace, under RLS."""
+    scope = _scope(ctx)
+    identity: Identity = scope[SCOPE_IDENTITY]
+    runtime: McpRuntime = scope[SCOPE_RUNTIME]
+    if write and permissions.SCOPE_RANK[identity.scope] < permissions.SCOPE_RANK["write"]:
+        raise ToolError(READ_ONLY_MESSAGE)
+    rid = request_id_var.set(scope.get(SCOPE_REQUEST_ID) or uuid.uuid4().hex)
+    who = current_identity.set(identity)
+    try:
+        permissions.check_identity(identity, Permission.DATA_WRITE if write else Permission.DATA_READ)
+        async with transaction(
+            runtime.factory, user_id=identity.user_id, workspace_id=identity.workspace_id
+        ) as session:
+            yield ToolCall(identity, session, runtime)
+    except PlatformError as exc:
+        raise tool_error(exc) from exc
+    finally:
+        current_identity.reset(who)
+        request_id_var.reset(rid)
+
+
+def _default(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json", exclude_none=True)
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def result(data: Any) -> CallToolResult:
+    """A tool answer as compact JSON text (no indentation: context is the model's budget)."""
+    text = orjson.dumps(data, default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
+    return CallToolResult(content=[TextContent(type="text", text=text)])

@@ -1,0 +1,1 @@
+"""The mirror: every connected base's schema and records kept in PostgreSQL."""
