@@ -88,7 +88,9 @@ async def _user(
             await asyncio.sleep(delay)
         try:
             if writer is None or reader is None:
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection("127.0.0.1", port), REQUEST_TIMEOUT
+                )
             writer.write(request)
             status = await asyncio.wait_for(_read_response(reader), REQUEST_TIMEOUT)
             error = None if status == 200 else f"HTTP {status}"

@@ -209,20 +209,27 @@ BEGIN
     IF NOT ts_is_partitioned(p_table) THEN
         EXECUTE 'SELECT count(*) FROM drop_chunks($1::regclass, older_than => $2)'
             INTO dropped USING format('public.%I', p_table), cutoff;
-        RETURN dropped;
+    ELSE
+        FOR part IN
+            SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) AS bound
+            FROM pg_inherits i
+            JOIN pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent = format('public.%I', p_table)::regclass
+        LOOP
+            upper_bound := substring(part.bound FROM 'TO \(''([^'']+)''\)')::timestamptz;
+            IF upper_bound IS NOT NULL AND upper_bound <= cutoff THEN
+                EXECUTE format('DROP TABLE public.%I', part.relname);
+                dropped := dropped + 1;
+            END IF;
+        END LOOP;
     END IF;
-    FOR part IN
-        SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) AS bound
-        FROM pg_inherits i
-        JOIN pg_class c ON c.oid = i.inhrelid
-        WHERE i.inhparent = format('public.%I', p_table)::regclass
-    LOOP
-        upper_bound := substring(part.bound FROM 'TO \(''([^'']+)''\)')::timestamptz;
-        IF upper_bound IS NOT NULL AND upper_bound <= cutoff THEN
-            EXECUTE format('DROP TABLE public.%I', part.relname);
-            dropped := dropped + 1;
-        END IF;
-    END LOOP;
+    IF p_table = 'api_usage_logs' THEN
+        -- The rollup keeps exactly the hours the raw table still has: both forms drop whole
+        -- days aligned on midnight UTC, so the oldest remaining raw row is in the day of the
+        -- cutoff.
+        DELETE FROM api_usage_hourly
+        WHERE bucket < date_bin(interval '1 day', cutoff, timestamptz '2000-01-03 00:00:00+00');
+    END IF;
     RETURN dropped;
 END;
 $$;
@@ -763,6 +770,204 @@ CREATE INDEX ix_conversation_messages_workspace_id_search_vector
     ON conversation_messages USING gin (workspace_id, search_vector);
 """
 
+# The hourly rollup of api_usage_logs: the Apache-edition substitute for a continuous aggregate
+# (docs/decisions/0003-time-series.md). `usage_rollup_refresh()` aggregates closed hours up to a
+# watermark; a row trigger marks the hour of every row written below the current clock hour
+# as dirty, and the next refresh re-aggregates those hours. The analytics repository reads the
+# rollup for clean closed hours and the raw table for the rest, so answers are exact.
+ROLLUP = r"""
+CREATE TABLE api_usage_hourly (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    workspace_id uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    bucket timestamptz NOT NULL,
+    -- No foreign keys: a deleted user's raw rows become NULL (ON DELETE SET NULL), which marks
+    -- their hours dirty; the refresh then regroups them.
+    user_id uuid,
+    model text,
+    tool_name text,
+    requests bigint NOT NULL,
+    errors bigint NOT NULL,
+    input_tokens bigint NOT NULL,
+    output_tokens bigint NOT NULL,
+    total_tokens bigint NOT NULL,
+    cost_usd numeric(20, 6) NOT NULL,
+    latency_count bigint NOT NULL,
+    latency_sum_ms bigint NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT uq_api_usage_hourly_workspace_id_bucket_user_id_model_tool_name
+        UNIQUE NULLS NOT DISTINCT (workspace_id, bucket, user_id, model, tool_name),
+    CONSTRAINT ck_api_usage_hourly_bucket
+        CHECK (bucket = date_bin(interval '1 hour', bucket, timestamptz '2000-01-03 00:00:00+00'))
+);
+CREATE INDEX ix_api_usage_hourly_bucket ON api_usage_hourly (bucket);
+
+-- One row: every hour before rolled_up_until is in the rollup, except the dirty ones.
+CREATE TABLE api_usage_rollup_state (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    rolled_up_until timestamptz,
+    refreshed_at timestamptz
+);
+INSERT INTO api_usage_rollup_state DEFAULT VALUES;
+
+-- Hours that received rows (or lost some) after the clock left them: re-aggregated next time.
+CREATE TABLE api_usage_rollup_dirty (
+    hour timestamptz PRIMARY KEY,
+    marked_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+
+CREATE FUNCTION api_usage_mark_dirty() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    origin constant timestamptz := '2000-01-03 00:00:00+00';
+    open_hour timestamptz := date_bin(interval '1 hour', clock_timestamp(), origin);
+BEGIN
+    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.created_at < open_hour THEN
+        INSERT INTO api_usage_rollup_dirty (hour)
+        VALUES (date_bin(interval '1 hour', NEW.created_at, origin)) ON CONFLICT DO NOTHING;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.created_at < open_hour THEN
+        INSERT INTO api_usage_rollup_dirty (hour)
+        VALUES (date_bin(interval '1 hour', OLD.created_at, origin)) ON CONFLICT DO NOTHING;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+-- Rows of the open hour (the normal case: created_at defaults to now()) do not fire it. The
+-- clock, not now(): a transaction that began in the previous hour and inserts after the
+-- refresh must still mark that hour.
+CREATE TRIGGER trg_api_usage_logs_rollup_insert AFTER INSERT ON api_usage_logs FOR EACH ROW
+    WHEN (NEW.created_at < date_bin(
+        interval '1 hour', clock_timestamp(), timestamptz '2000-01-03 00:00:00+00'))
+    EXECUTE FUNCTION api_usage_mark_dirty();
+CREATE TRIGGER trg_api_usage_logs_rollup_change AFTER UPDATE OR DELETE ON api_usage_logs
+    FOR EACH ROW EXECUTE FUNCTION api_usage_mark_dirty();
+
+-- Rolls up the closed hours from the watermark (at most p_max_span of them) and re-aggregates
+-- the dirty hours below it. Idempotent: each hour it touches is deleted and rebuilt from the
+-- raw rows in one transaction.
+CREATE FUNCTION usage_rollup_refresh(p_max_span interval DEFAULT interval '7 days')
+RETURNS TABLE (hours_rolled integer, dirty_hours integer, rolled_up_until timestamptz)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp SET lock_timeout = '5s'
+AS $$
+DECLARE
+    origin constant timestamptz := '2000-01-03 00:00:00+00';
+    closed timestamptz;
+    wm timestamptz;
+    new_wm timestamptz;
+    dirty timestamptz[];
+    h timestamptz;
+BEGIN
+    IF p_max_span IS NULL OR p_max_span < interval '1 hour' THEN
+        RAISE EXCEPTION 'max span must be at least one hour, got %', p_max_span
+            USING ERRCODE = '22023';
+    END IF;
+    -- SHARE waits for every transaction that is inserting usage rows and holds new inserts
+    -- until this one commits: a row committed after the snapshot below cannot land in an hour
+    -- being rolled up without its trigger seeing the clock past that hour.
+    LOCK TABLE api_usage_logs IN SHARE MODE;
+    closed := date_bin(interval '1 hour', clock_timestamp(), origin);
+    SELECT s.rolled_up_until INTO wm FROM api_usage_rollup_state s FOR UPDATE;
+    IF wm IS NULL THEN
+        SELECT date_bin(interval '1 hour', min(u.created_at), origin) INTO wm
+        FROM api_usage_logs u;
+        wm := least(coalesce(wm, closed), closed);
+    END IF;
+    new_wm := greatest(wm, date_bin(interval '1 hour', least(closed, wm + p_max_span), origin));
+    WITH taken AS (
+        DELETE FROM api_usage_rollup_dirty d WHERE d.hour < new_wm RETURNING d.hour
+    )
+    SELECT coalesce(array_agg(t.hour ORDER BY t.hour), '{}') INTO dirty
+    FROM taken t WHERE t.hour < wm;
+
+    DELETE FROM api_usage_hourly r
+    WHERE (r.bucket >= wm AND r.bucket < new_wm) OR r.bucket = ANY (dirty);
+    INSERT INTO api_usage_hourly (
+        workspace_id, bucket, user_id, model, tool_name, requests, errors, input_tokens,
+        output_tokens, total_tokens, cost_usd, latency_count, latency_sum_ms
+    )
+    SELECT u.workspace_id, date_bin(interval '1 hour', u.created_at, origin), u.user_id,
+           u.model, u.tool_name, count(*), count(*) FILTER (WHERE NOT u.success),
+           sum(u.input_tokens), sum(u.output_tokens), sum(u.total_tokens), sum(u.cost_usd),
+           count(u.latency_ms), coalesce(sum(u.latency_ms), 0)
+    FROM api_usage_logs u
+    WHERE u.created_at >= wm AND u.created_at < new_wm
+    GROUP BY 1, 2, 3, 4, 5;
+    FOREACH h IN ARRAY dirty LOOP
+        INSERT INTO api_usage_hourly (
+            workspace_id, bucket, user_id, model, tool_name, requests, errors, input_tokens,
+            output_tokens, total_tokens, cost_usd, latency_count, latency_sum_ms
+        )
+        SELECT u.workspace_id, h, u.user_id, u.model, u.tool_name, count(*),
+               count(*) FILTER (WHERE NOT u.success), sum(u.input_tokens),
+               sum(u.output_tokens), sum(u.total_tokens), sum(u.cost_usd),
+               count(u.latency_ms), coalesce(sum(u.latency_ms), 0)
+        FROM api_usage_logs u
+        WHERE u.created_at >= h AND u.created_at < h + interval '1 hour'
+        GROUP BY 1, 3, 4, 5;
+    END LOOP;
+    UPDATE api_usage_rollup_state s SET rolled_up_until = new_wm, refreshed_at = now();
+    RETURN QUERY SELECT (extract(epoch FROM new_wm - wm) / 3600)::integer,
+                        cardinality(dirty), new_wm;
+END;
+$$;
+
+-- The state a reader needs: the watermark and the dirty hours below it inside a window.
+CREATE FUNCTION usage_rollup_status(p_start timestamptz, p_end timestamptz)
+RETURNS TABLE (rolled_up_until timestamptz, dirty_hours timestamptz[])
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT s.rolled_up_until,
+           coalesce((SELECT array_agg(d.hour ORDER BY d.hour) FROM api_usage_rollup_dirty d
+                     WHERE d.hour > p_start - interval '1 hour' AND d.hour < p_end
+                       AND d.hour < s.rolled_up_until), '{}')
+    FROM api_usage_rollup_state s
+$$;
+
+-- Derived rows: services read them (RLS), only the SECURITY DEFINER refresh writes them.
+CREATE POLICY api_usage_hourly_owner ON api_usage_hourly TO CURRENT_USER
+    USING (true) WITH CHECK (true);
+-- The refresh reads every workspace's raw rows as the owner, which FORCE subjects to RLS.
+CREATE POLICY api_usage_logs_owner_read ON api_usage_logs FOR SELECT TO CURRENT_USER
+    USING (true);
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON api_usage_hourly FROM application_user, admin_user;
+REVOKE ALL ON api_usage_rollup_state, api_usage_rollup_dirty FROM application_user, admin_user;
+REVOKE EXECUTE ON FUNCTION usage_rollup_refresh(interval) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION usage_rollup_status(timestamptz, timestamptz) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION api_usage_mark_dirty() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION usage_rollup_refresh(interval) TO application_user, admin_user;
+GRANT EXECUTE ON FUNCTION usage_rollup_status(timestamptz, timestamptz)
+    TO application_user, admin_user;
+"""
+
+# Planner statistics for the analytics GROUP BYs. Without them PostgreSQL expects about one
+# group per row for `bucket(created_at), dimension` and picks a sort-based GroupAggregate that
+# spills to disk; with ndistinct statistics on the very bucket expressions the queries use
+# (kit.timeseries.bucket: time_bucket or date_bin) it picks a HashAggregate. One object per
+# width covers every dimension (ndistinct is kept for each subset of the columns).
+STATISTICS = """
+CREATE STATISTICS st_api_usage_logs_hour (ndistinct)
+    ON ({hour_logs}), workspace_id, user_id, model, tool_name FROM api_usage_logs;
+CREATE STATISTICS st_api_usage_logs_day (ndistinct)
+    ON ({day_logs}), workspace_id, user_id, model, tool_name FROM api_usage_logs;
+CREATE STATISTICS st_api_usage_hourly_day (ndistinct)
+    ON ({day_hourly}), workspace_id, user_id, model, tool_name FROM api_usage_hourly;
+"""
+
+
+def _statistics(timescale: bool) -> str:
+    def expr(width: str, column: str) -> str:
+        if timescale:
+            return f"time_bucket(INTERVAL '{width}', {column})"
+        return f"date_bin(INTERVAL '{width}', {column}, TIMESTAMPTZ '2000-01-03 00:00:00+00')"
+
+    return STATISTICS.format(
+        hour_logs=expr("1 hours", "created_at"),
+        day_logs=expr("1 days", "created_at"),
+        day_hourly=expr("1 days", "bucket"),
+    )
+
+
 # Row-level security. Kinds follow docs/decisions/0002-row-level-security.md.
 TENANT_TABLES = (
     "workspace_invitations",
@@ -778,6 +983,7 @@ TENANT_TABLES = (
     "workflow_runs",
     "workflow_step_logs",
     "api_usage_logs",
+    "api_usage_hourly",
     "session_budgets",
     "budget_alerts",
     "analytics_events",
@@ -801,11 +1007,13 @@ NEW_TABLES = (
     "budget_alerts",
     "analytics_events",
     "api_usage_logs",
+    "api_usage_hourly",
     "conversation_messages",
 )
 # Append-only telemetry is not audited: an audit row per LLM call or page event would double
 # the write volume of the busiest tables and record nothing a user changed.
-NOT_AUDITED = ("audit_log", "api_usage_logs", "analytics_events")
+# The rollup is derived from api_usage_logs and rebuilt by the refresh, so it is not either.
+NOT_AUDITED = ("audit_log", "api_usage_logs", "api_usage_hourly", "analytics_events")
 AUDITED = (
     "users",
     "workspaces",
@@ -887,6 +1095,8 @@ def upgrade() -> None:
             f"SELECT ts_ensure_partitions('{table}', interval '30 days', now() - interval '7 days')"
         )
     op.execute(TIME_SERIES_INDEXES)
+    op.execute(ROLLUP)
+    op.execute(_statistics(timescale))
 
     for table in (*FOUNDATION_RLS_TABLES, *NEW_TABLES):
         op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
@@ -937,7 +1147,11 @@ def downgrade() -> None:
         op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
     for table in reversed(NEW_TABLES):
         op.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
+    op.execute("DROP TABLE IF EXISTS api_usage_rollup_dirty, api_usage_rollup_state")
     for signature in (
+        "usage_rollup_status(timestamptz, timestamptz)",
+        "usage_rollup_refresh(interval)",
+        "api_usage_mark_dirty()",
         "query_stats(text, integer)",
         "ts_apply_retention(text, interval)",
         "ts_ensure_partitions(text, interval, timestamptz)",

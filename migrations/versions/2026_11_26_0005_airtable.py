@@ -71,9 +71,15 @@ def upgrade() -> None:
     bind = op.get_bind()
     exists = bind.execute(text("SELECT to_regclass('public.procrastinate_jobs') IS NOT NULL"))
     if not exists.scalar():
-        # exec_driver_sql: the schema is plain SQL with ':' and '%' that SQLAlchemy's text()
-        # would read as bind parameters.
-        bind.exec_driver_sql(_procrastinate_schema())
+        # Straight to the driver without parameters: the schema is plain SQL whose ':' and
+        # '%' SQLAlchemy and psycopg would otherwise read as placeholders.
+        dbapi = bind.connection.dbapi_connection
+        assert dbapi is not None
+        cursor = dbapi.cursor()
+        try:
+            cursor.execute(_procrastinate_schema())
+        finally:
+            cursor.close()
     # The default privileges of migration 0001 cover the tables; the sequences too, but
     # grant explicitly so a schema created before those defaults still works.
     for table in PROCRASTINATE_TABLES:

@@ -16,10 +16,10 @@ import pytest
 
 from pyairtable_platform.ai.app import create_app
 from pyairtable_platform.ai.config import AiSettings
+from pyairtable_platform.devinfra.local import free_port
 from pyairtable_platform.devinfra.throwaway import Infra
 from tests.ai.fakes.openai_server import create_openai_app
 from tests.ai.fakes.script import Recorder, Script, Step
-from tests.conftest import Stack
 from tests.core.mcp.conftest import Tenant, make_tenant
 from tests.support.servers import ThreadServer
 
@@ -50,9 +50,21 @@ def fake_provider() -> Iterator[FakeProvider]:
         yield FakeProvider(server, script, recorder)
 
 
-def ai_settings(stack: Stack, fake: FakeProvider, **overrides: Any) -> AiSettings:
+@pytest.fixture(scope="session")
+def core(service_env: dict[str, str]) -> Iterator[ThreadServer]:
+    """Core on a port it knows, so that it reaches its own sandbox (``stack``'s core is told
+    port 8001 while it listens on another)."""
+    from pyairtable_platform.core.app import create_app as create_core
+    from pyairtable_platform.core.config import CoreSettings
+
+    port = free_port()
+    with ThreadServer(create_core(CoreSettings(port=port)), port=port) as server:
+        yield server
+
+
+def ai_settings(core: ThreadServer, fake: FakeProvider, **overrides: Any) -> AiSettings:
     values: dict[str, Any] = {
-        "core_url": stack.core.url,
+        "core_url": core.url,
         "llm_provider": "openai-compatible",
         "openai_base_url": fake.base_url,
         "llm_model": FAKE_MODEL,
@@ -63,21 +75,21 @@ def ai_settings(stack: Stack, fake: FakeProvider, **overrides: Any) -> AiSetting
 
 
 @pytest.fixture(scope="session")
-def ai(stack: Stack, fake_provider: FakeProvider) -> Iterator[ThreadServer]:
-    """An ai service whose deployment provider is the fake (the stack's own ai has none)."""
-    with ThreadServer(create_app(ai_settings(stack, fake_provider))) as server:
+def ai(core: ThreadServer, fake_provider: FakeProvider) -> Iterator[ThreadServer]:
+    """An ai service whose deployment provider is the fake."""
+    with ThreadServer(create_app(ai_settings(core, fake_provider))) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
-async def tenant(stack: Stack, infra: Infra) -> Tenant:
-    return await make_tenant(stack.core.url, infra.app_url)
+async def tenant(core: ThreadServer, infra: Infra) -> Tenant:
+    return await make_tenant(core.url, infra.app_url)
 
 
 @pytest.fixture
-async def fresh_tenant(stack: Stack, infra: Infra) -> Tenant:
+async def fresh_tenant(core: ThreadServer, infra: Infra) -> Tenant:
     """A workspace of its own, for tests that change workspace-wide settings (budgets)."""
-    return await make_tenant(stack.core.url, infra.app_url)
+    return await make_tenant(core.url, infra.app_url)
 
 
 @pytest.fixture
@@ -113,7 +125,7 @@ def parse_sse(raw: str) -> list[Sse]:
 
 def owner_rows(infra: Infra, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     """Rows read as the superuser (RLS does not apply), to check what the service stored."""
-    with psycopg.connect(infra.superuser_url) as conn:
+    with psycopg.connect(infra.superuser_url, dbname=infra.database) as conn:
         return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
 
 

@@ -40,13 +40,14 @@ async def test_a_turn_calls_two_mcp_tools_on_the_sandbox_and_answers(
     assert answer["status"] == "completed", answer
     assert answer["text"] == "Your base Product Launch has several tables."
     assert [c["name"] for c in answer["tool_calls"]] == ["list_bases", "list_tables"]
-    assert all(c["result"]["error"] is None for c in answer["tool_calls"])
+    assert all(c["result"]["error"] is None for c in answer["tool_calls"]), answer["tool_calls"]
     assert answer["errors"] == []
     # The model saw real sandbox data coming back from core's MCP server.
     assert len(fake_provider.recorder) == 3
     final_request = fake_provider.recorder.requests[-1]
     results = tool_messages(final_request)
-    assert tenant.base_id in results[0] and "Product Launch" in results[0]
+    assert tenant.base_id in results[0]
+    assert "Product Launch" in results[0]
     assert "tbl" in results[1]
     # The model was offered core's tools, but never apply_action (approvals are the user's).
     offered = {t["function"]["name"] for t in final_request["tools"]}
@@ -84,8 +85,10 @@ async def test_stream_sends_events_in_order(
         "One base: Product Launch."
     )
     tool_result = next(e.data for e in events if e.type == "tool_result")
-    assert tool_result["name"] == "list_bases" and tool_result["size"] > 0
-    assert end["status"] == "completed" and end["message_id"]
+    assert tool_result["name"] == "list_bases"
+    assert tool_result["size"] > 0
+    assert end["status"] == "completed"
+    assert end["message_id"]
 
 
 async def test_usage_rows_and_costs_match_the_providers_reported_tokens(
@@ -114,7 +117,9 @@ async def test_usage_rows_and_costs_match_the_providers_reported_tokens(
         (1000, 100, 400, 0, first, True),
         (2000, 300, 0, 50, second, True),
     ]
-    assert {(r[6], r[7], r[8]) for r in rows} == {("fake-model", tenant.user_id, tenant.workspace_id)}
+    assert {(r[6], r[7], r[8]) for r in rows} == {
+        ("fake-model", tenant.user_id, tenant.workspace_id)
+    }
     assert Decimal(answer["usage"]["cost_usd"]) == first + second
     calls = await client.get(f"/api/v1/usage/sessions/{answer['session_id']}", headers=auth(tenant))
     assert Decimal(calls.json()["total_cost_usd"]) == first + second
@@ -131,7 +136,8 @@ async def test_a_provider_error_ends_the_turn_with_a_clean_error_event(
     events = parse_sse(response.text)
     assert [e.type for e in events] == ["message_start", "error", "message_end"]
     assert events[1].data["kind"] == "provider_error"
-    assert "500" in events[1].data["message"] and "model exploded" in events[1].data["message"]
+    assert "500" in events[1].data["message"]
+    assert "model exploded" in events[1].data["message"]
     assert events[2].data["status"] == "failed"
     rows = owner_rows(
         infra,
@@ -155,7 +161,8 @@ async def test_a_tool_error_is_a_clean_error_event_and_the_turn_goes_on(
     kinds = [e.type for e in events]
     assert "error" in kinds, kinds
     failure = next(e.data for e in events if e.type == "error")
-    assert failure["kind"] == "tool_error" and failure["tool"] == "describe_table"
+    assert failure["kind"] == "tool_error"
+    assert failure["tool"] == "describe_table"
     assert "No Such Table" in failure["message"]
     assert kinds.index("tool_call") < kinds.index("error") < kinds.index("message_end")
     assert events[-1].data["status"] == "completed"

@@ -189,6 +189,19 @@ FACTORIES: dict[str, Factory] = {
         "model": "m",
         "cost_usd": 0.01,
     },
+    "public.api_usage_hourly": lambda su, t: {
+        "workspace_id": t.workspace_id,
+        "bucket": datetime(2026, 1, 1, tzinfo=UTC),
+        "model": _rand(),
+        "requests": 1,
+        "errors": 0,
+        "input_tokens": 1,
+        "output_tokens": 1,
+        "total_tokens": 2,
+        "cost_usd": 0.01,
+        "latency_count": 0,
+        "latency_sum_ms": 0,
+    },
     "public.session_budgets": lambda su, t: {
         "workspace_id": t.workspace_id,
         "session_id": _new_session(su, t),
@@ -261,7 +274,8 @@ FACTORIES: dict[str, Factory] = {
 }
 
 # Tables whose rows application_user may read but never write (rows come from triggers).
-READ_ONLY = {"public.audit_log"}
+# The usage rollup is written only by the SECURITY DEFINER refresh function.
+READ_ONLY = {"public.audit_log", "public.api_usage_hourly"}
 
 
 def _discover(su: psycopg.Connection[Any]) -> dict[str, tuple[bool, bool]]:

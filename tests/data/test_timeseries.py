@@ -190,7 +190,7 @@ async def test_usage_and_cost_per_day_and_model_are_the_same_on_both_paths(
             factory, user_id=tenant.user_id, workspace_id=tenant.workspace_id
         ) as s:
             repo = await AnalyticsRepository.create(s)
-            window = {"start": DAY0, "end": DAY1 + timedelta(days=1)}
+            window: dict[str, Any] = {"start": DAY0, "end": DAY1 + timedelta(days=1)}
             by_model = await repo.usage(granularity="day", by="model", **window)
             by_hour = await repo.usage(granularity="hour", by="workspace", **window)
             by_tool = await repo.usage(granularity="day", by="tool", **window)

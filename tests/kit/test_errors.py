@@ -6,6 +6,7 @@ import httpx
 import pytest
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 
 from pyairtable_platform.kit.app import create_service_app
 from pyairtable_platform.kit.errors import NotFound, RateLimited
@@ -104,3 +105,34 @@ async def test_unexpected_error_is_500_without_internals(server: ThreadServer) -
     assert body["detail"] == "an unexpected error occurred"
     assert "hunter2" not in response.text
     assert "Traceback" not in response.text
+
+
+@router.get("/db/{sqlstate}")
+async def db_failure(sqlstate: str) -> None:
+    class FakeDriverError(Exception):
+        pass
+
+    orig = FakeDriverError("driver message with internals")
+    orig.sqlstate = sqlstate  # type: ignore[attr-defined]
+    raise DBAPIError("SELECT secret_column", {}, orig)
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "status", "error"),
+    [
+        ("42501", 403, "forbidden"),
+        ("23505", 409, "conflict"),
+        ("22P02", 422, "validation_error"),
+        ("57014", 503, "service_unavailable"),
+        ("XX000", 500, "internal_error"),
+    ],
+)
+async def test_database_refusals_map_to_statuses_without_internals(
+    server: ThreadServer, sqlstate: str, status: int, error: str
+) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        response = await client.get(f"/db/{sqlstate}")
+    assert response.status_code == status
+    assert response.json()["error"] == error
+    assert "secret_column" not in response.text
+    assert "internals" not in response.text

@@ -43,14 +43,24 @@ class JobSettings(BaseSettings):
     )
 
 
+# procrastinate binds a blueprint to the first App it is added to (renaming its tasks in
+# place). Production runs one App per process; tests run several core apps in one process,
+# so the mirror's tasks come from a fresh blueprint per App, and the module-level blueprints
+# of audit and analytics join the first App only.
+_module_blueprints_taken = False
+
+
 def create_job_app(database_url: str) -> procrastinate.App:
+    global _module_blueprints_taken
     connector = procrastinate.PsycopgConnector(
         conninfo=plain_url(database_url), min_size=1, max_size=4
     )
     app = procrastinate.App(connector=connector)
-    app.add_tasks_from(audit_tasks.blueprint, namespace="audit")
-    app.add_tasks_from(analytics_tasks.blueprint, namespace="analytics")
-    app.add_tasks_from(mirror_tasks.blueprint, namespace=mirror_tasks.NAMESPACE)
+    if not _module_blueprints_taken:
+        _module_blueprints_taken = True
+        app.add_tasks_from(audit_tasks.blueprint, namespace="audit")
+        app.add_tasks_from(analytics_tasks.blueprint, namespace="analytics")
+    app.add_tasks_from(mirror_tasks.make_blueprint(), namespace=mirror_tasks.NAMESPACE)
     return app
 
 

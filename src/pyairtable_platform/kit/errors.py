@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pyairtable_platform.kit.context import current_request_id
@@ -113,6 +114,21 @@ _STATUS_CODES = {
 }
 
 
+# Database refusals that reach a handler are the caller's fault or a transient condition,
+# never a 500: a row-level-security refusal is a 403, a duplicate a 409, and so on.
+_DB_ERRORS: dict[str, tuple[int, str, str]] = {
+    "42501": (403, "forbidden", "not allowed in this workspace"),
+    "23505": (409, "conflict", "a record with the same unique value already exists"),
+    "23503": (409, "conflict", "the change refers to, or is referred to by, another record"),
+    "23514": (422, "validation_error", "a value breaks a rule of the record"),
+    "22P02": (422, "validation_error", "a value has the wrong format"),
+    "22001": (422, "validation_error", "a value is too long"),
+    "57014": (503, "service_unavailable", "the query took too long; narrow it and retry"),
+    "40001": (503, "service_unavailable", "a concurrent change conflicted; retry"),
+    "40P01": (503, "service_unavailable", "a concurrent change conflicted; retry"),
+}
+
+
 def error_body(error: str, detail: Any, **extra: Any) -> dict[str, Any]:
     return {"error": error, "detail": detail, "request_id": current_request_id(), **extra}
 
@@ -158,6 +174,14 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         return error_response(exc.status_code, code, detail, dict(exc.headers or {}))
 
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DBAPIError)
+        mapped = _DB_ERRORS.get(getattr(exc.orig, "sqlstate", None) or "")
+        if mapped is None:
+            return await unexpected_error(request, exc)
+        status, code, detail = mapped
+        return error_response(status, code, detail)
+
     async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error", exc_info=exc)
         return error_response(500, "internal_error", "an unexpected error occurred")
@@ -165,4 +189,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PlatformError, platform_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(DBAPIError, database_error)
     app.add_exception_handler(Exception, unexpected_error)

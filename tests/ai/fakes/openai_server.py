@@ -49,7 +49,10 @@ def _tool_calls(step: Step, *, streaming: bool) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {
             "id": f"call_{next(_ids)}",
             "type": "function",
-            "function": {"name": tool_call.name, "arguments": orjson.dumps(tool_call.arguments).decode()},
+            "function": {
+                "name": tool_call.name,
+                "arguments": orjson.dumps(tool_call.arguments).decode(),
+            },
         }
         if streaming:
             entry["index"] = index

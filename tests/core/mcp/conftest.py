@@ -4,9 +4,10 @@ official MCP client over streamable HTTP against the running core (the ``stack``
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -18,12 +19,15 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult
+from pyairtable import Api
 
 from pyairtable_platform.core.config import CoreSettings
+from pyairtable_platform.core.sandbox.admin import issue_cli_token
 from pyairtable_platform.core.sandbox.seed import DEMO_BASE_NAME, seed_sandbox_demo
 from pyairtable_platform.devinfra.throwaway import Infra
 from pyairtable_platform.kit.db import create_engine, create_session_factory
-from tests.conftest import Stack
+from pyairtable_platform.devinfra.local import free_port
+from tests.support.servers import ThreadServer
 
 
 @dataclass
@@ -34,6 +38,7 @@ class Tenant:
     write_key: str
     read_key: str
     base_id: str
+    sandbox_token: str
 
 
 async def make_tenant(core_url: str, app_url: str) -> Tenant:
@@ -71,17 +76,51 @@ async def make_tenant(core_url: str, app_url: str) -> Tenant:
         )
     finally:
         await engine.dispose()
-    return Tenant(user_id, workspace_id, token, keys["write"], keys["read"], base_id)
+    async with httpx.AsyncClient(base_url=core_url, timeout=120) as http:
+        synced = await http.post(
+            f"/api/v1/airtable/bases/{base_id}/sync",
+            json={"wait": True, "full": True},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert synced.status_code == 200, synced.text
+    issued = await issue_cli_token(app_url, str(workspace_id), "mcp tests")
+    return Tenant(user_id, workspace_id, token, keys["write"], keys["read"], base_id, issued.token)
+
+
+@dataclass
+class Servers:
+    core: ThreadServer
+    gateway: ThreadServer
 
 
 @pytest.fixture(scope="session")
-async def tenant(stack: Stack, infra: Infra) -> Tenant:
-    return await make_tenant(stack.core.url, infra.app_url)
+def servers(service_env: dict[str, str]) -> Iterator[Servers]:
+    """core (and a gateway in front of it) on a port known before it starts: core reaches
+    its own sandbox at ``settings.port``, which the shared ``stack`` core does not know."""
+    from pyairtable_platform.core.app import create_app as create_core
+    from pyairtable_platform.gateway.app import create_app as create_gateway
+    from pyairtable_platform.gateway.config import GatewaySettings
+
+    port = free_port()
+    core = ThreadServer(create_core(CoreSettings(port=port)), port=port).start()
+    gateway = ThreadServer(
+        create_gateway(GatewaySettings(core_url=core.url, ai_url="http://127.0.0.1:9"))
+    ).start()
+    try:
+        yield Servers(core, gateway)
+    finally:
+        gateway.stop()
+        core.stop()
 
 
 @pytest.fixture(scope="session")
-async def other_tenant(stack: Stack, infra: Infra) -> Tenant:
-    return await make_tenant(stack.core.url, infra.app_url)
+async def tenant(servers: Servers, infra: Infra) -> Tenant:
+    return await make_tenant(servers.core.url, infra.app_url)
+
+
+@pytest.fixture(scope="session")
+async def other_tenant(servers: Servers, infra: Infra) -> Tenant:
+    return await make_tenant(servers.core.url, infra.app_url)
 
 
 @asynccontextmanager
@@ -92,12 +131,6 @@ async def mcp_client(url: str, credential: str | None) -> AsyncIterator[Client]:
         httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(60)) as http,
         Client(streamable_http_client(url, http_client=http), read_timeout_seconds=60) as client,
     ):
-        yield client
-
-
-@pytest.fixture
-async def mcp(stack: Stack, tenant: Tenant) -> AsyncIterator[Client]:
-    async with mcp_client(stack.core.url + "/mcp", tenant.write_key) as client:
         yield client
 
 
@@ -114,3 +147,24 @@ def error_text(answer: CallToolResult) -> str:
 
 
 CallTool = Callable[..., Any]
+
+
+class Sandbox:
+    """Direct pyairtable access to the tenant's sandbox base: the ground truth the tests
+    compare with (never through the platform's cache)."""
+
+    def __init__(self, core_url: str, tenant: Tenant) -> None:
+        self.api = Api(tenant.sandbox_token, endpoint_url=core_url + "/sandbox")
+        self.base_id = tenant.base_id
+
+    async def records(self, table: str) -> dict[str, dict[str, Any]]:
+        rows = await asyncio.to_thread(self.api.table(self.base_id, table).all)
+        return {r["id"]: dict(r["fields"]) for r in rows}
+
+    async def update(self, table: str, record_id: str, fields: dict[str, Any]) -> None:
+        await asyncio.to_thread(self.api.table(self.base_id, table).update, record_id, fields)
+
+
+@pytest.fixture
+def sandbox(servers: Servers, tenant: Tenant) -> Sandbox:
+    return Sandbox(servers.core.url, tenant)

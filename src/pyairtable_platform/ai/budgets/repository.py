@@ -67,11 +67,14 @@ async def list_all(session: AsyncSession, *, user_id: uuid.UUID) -> list[Budget]
 
 
 async def set_workspace(
-    session: AsyncSession, workspace_id: uuid.UUID, limit: Decimal, threshold: Decimal, period: str
+    session: AsyncSession,
+    *,
+    workspace_id: uuid.UUID,
+    limit: Decimal,
+    threshold: Decimal,
+    period: str,
 ) -> None:
-    await session.execute(
-        text("UPDATE workspace_budgets SET is_active = false WHERE is_active")
-    )
+    await session.execute(text("UPDATE workspace_budgets SET is_active = false WHERE is_active"))
     await session.execute(
         text(
             "INSERT INTO workspace_budgets (workspace_id, limit_usd, alert_threshold, reset_period)"
@@ -83,6 +86,7 @@ async def set_workspace(
 
 async def set_user(
     session: AsyncSession,
+    *,
     workspace_id: uuid.UUID,
     user_id: uuid.UUID,
     limit: Decimal,
@@ -98,12 +102,19 @@ async def set_user(
             "INSERT INTO user_budgets (workspace_id, user_id, limit_usd, alert_threshold,"
             " reset_period) VALUES (:wid, :uid, :limit, :threshold, :period)"
         ),
-        {"wid": workspace_id, "uid": user_id, "limit": limit, "threshold": threshold, "period": period},
+        {
+            "wid": workspace_id,
+            "uid": user_id,
+            "limit": limit,
+            "threshold": threshold,
+            "period": period,
+        },
     )
 
 
 async def set_session(
     session: AsyncSession,
+    *,
     workspace_id: uuid.UUID,
     session_id: uuid.UUID,
     limit: Decimal,
@@ -118,7 +129,13 @@ async def set_session(
             " alert_threshold = EXCLUDED.alert_threshold, reset_period = EXCLUDED.reset_period,"
             " is_active = true"
         ),
-        {"wid": workspace_id, "sid": session_id, "limit": limit, "threshold": threshold, "period": period},
+        {
+            "wid": workspace_id,
+            "sid": session_id,
+            "limit": limit,
+            "threshold": threshold,
+            "period": period,
+        },
     )
 
 
@@ -132,9 +149,7 @@ async def deactivate(
     if kind == "session":
         clauses.append("session_id = :sid")
     result = await session.execute(
-        text(
-            f"UPDATE {table} SET is_active = false WHERE {' AND '.join(clauses)} RETURNING id"  # noqa: S608 - fixed names
-        ),
+        text(f"UPDATE {table} SET is_active = false WHERE {' AND '.join(clauses)} RETURNING id"),
         {"uid": user_id, "sid": session_id},
     )
     return result.first() is not None
@@ -144,7 +159,7 @@ async def record_spend(session: AsyncSession, budget: Budget, spent: Decimal) ->
     if budget.type == "workspace":
         return  # workspace_budgets has no counter: the usage sums are authoritative
     await session.execute(
-        text(f"UPDATE {_TABLES[budget.type]} SET spent_usd = :spent WHERE id = :id"),  # noqa: S608
+        text(f"UPDATE {_TABLES[budget.type]} SET spent_usd = :spent WHERE id = :id"),
         {"spent": spent, "id": budget.id},
     )
 

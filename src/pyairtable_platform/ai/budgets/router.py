@@ -56,7 +56,11 @@ async def set_workspace(body: BudgetSet, db: DbSession, caller: AdminCaller) -> 
     """Admins: a spending limit for all chats of the workspace per period; alerts at
     ``alert_threshold`` (default 80 %) and 100 %; turns are refused before a call would pass it."""
     await repository.set_workspace(
-        db, caller.workspace_id, body.limit_usd, body.alert_threshold, body.period
+        db,
+        workspace_id=caller.workspace_id,
+        limit=body.limit_usd,
+        threshold=body.alert_threshold,
+        period=body.period,
     )
     return await _list(db, caller)
 
@@ -65,7 +69,12 @@ async def set_workspace(body: BudgetSet, db: DbSession, caller: AdminCaller) -> 
 async def set_mine(body: BudgetSet, db: DbSession, caller: CurrentCaller) -> BudgetList:
     """A spending limit for your own chats in this workspace per period."""
     await repository.set_user(
-        db, caller.workspace_id, caller.user_id, body.limit_usd, body.alert_threshold, body.period
+        db,
+        workspace_id=caller.workspace_id,
+        user_id=caller.user_id,
+        limit=body.limit_usd,
+        threshold=body.alert_threshold,
+        period=body.period,
     )
     return await _list(db, caller)
 
@@ -78,7 +87,12 @@ async def set_session(
     if await sessions.get(db, session_id) is None:
         raise NotFound(f"chat session {session_id} not found")
     await repository.set_session(
-        db, caller.workspace_id, session_id, body.limit_usd, body.alert_threshold, body.period
+        db,
+        workspace_id=caller.workspace_id,
+        session_id=session_id,
+        limit=body.limit_usd,
+        threshold=body.alert_threshold,
+        period=body.period,
     )
     return await _list(db, caller)
 

@@ -76,7 +76,8 @@ async def preflight(
             when = f" since {status.period_start:%Y-%m-%d}" if status.period_start else ""
             raise BudgetExceeded(
                 f"the {status.budget.type} budget ({status.budget.period}) of "
-                f"${status.budget.limit_usd:.4f} would be exceeded: ${status.spent:.6f} spent{when}, "
+                f"${status.budget.limit_usd:.4f} would be exceeded: "
+                f"${status.spent:.6f} spent{when}, "
                 f"this turn is estimated at ${estimate:.6f}. Raise the budget or wait for "
                 "the next period.",
                 extra={

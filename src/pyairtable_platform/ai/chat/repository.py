@@ -54,7 +54,7 @@ async def insert(
 async def pending(session: AsyncSession, session_id: uuid.UUID) -> list[dict[str, Any]]:
     result = await session.execute(
         text(
-            f"SELECT {COLUMNS} FROM chat_approvals WHERE session_id = :sid"  # noqa: S608
+            f"SELECT {COLUMNS} FROM chat_approvals WHERE session_id = :sid"
             " AND status = 'pending' ORDER BY created_at"
         ),
         {"sid": session_id},
@@ -62,10 +62,12 @@ async def pending(session: AsyncSession, session_id: uuid.UUID) -> list[dict[str
     return [dict(row._mapping) for row in result]
 
 
-async def of_turn(session: AsyncSession, session_id: uuid.UUID, turn_id: str) -> list[dict[str, Any]]:
+async def of_turn(
+    session: AsyncSession, session_id: uuid.UUID, turn_id: str
+) -> list[dict[str, Any]]:
     result = await session.execute(
         text(
-            f"SELECT {COLUMNS} FROM chat_approvals WHERE session_id = :sid"  # noqa: S608
+            f"SELECT {COLUMNS} FROM chat_approvals WHERE session_id = :sid"
             " AND turn_id = :turn ORDER BY created_at"
         ),
         {"sid": session_id, "turn": turn_id},
@@ -78,7 +80,7 @@ async def get(
 ) -> dict[str, Any] | None:
     result = await session.execute(
         text(
-            f"SELECT {COLUMNS} FROM chat_approvals WHERE session_id = :sid"  # noqa: S608
+            f"SELECT {COLUMNS} FROM chat_approvals WHERE session_id = :sid"
             " AND action_id = :action ORDER BY created_at DESC LIMIT 1"
         ),
         {"sid": session_id, "action": action_id},
@@ -87,9 +89,7 @@ async def get(
     return dict(row._mapping) if row else None
 
 
-async def decide(
-    session: AsyncSession, approval_id: uuid.UUID, status: str
-) -> bool:
+async def decide(session: AsyncSession, approval_id: uuid.UUID, status: str) -> bool:
     """Move a pending approval to its decision; False when it was already decided."""
     result = await session.execute(
         text(

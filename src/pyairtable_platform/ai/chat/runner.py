@@ -66,11 +66,11 @@ class TurnRunner:
     def running(self) -> int:
         return len(self._tasks)
 
-    async def drain(self, timeout: float) -> None:
+    async def drain(self, grace_seconds: float) -> None:
         """At shutdown: let running turns finish (and be stored) for a while, then cancel."""
         if not self._tasks:
             return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        _, pending = await asyncio.wait(set(self._tasks), timeout=grace_seconds)
         for task in pending:
             task.cancel()
         for task in pending:

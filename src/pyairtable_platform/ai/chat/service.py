@@ -103,7 +103,7 @@ class TurnRecord:
     approvals: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     cost: Decimal = Decimal(0)
-    tokens: TokenUsage = TokenUsage()
+    tokens: TokenUsage = field(default_factory=TokenUsage)
 
 
 def _instructions(base_id: str | None, dropped: int) -> str:
@@ -244,7 +244,9 @@ class ChatService:
             others = await approvals_repo.of_turn(db, session_id, approval["turn_id"])
             if any(a["status"] == "pending" for a in others):
                 return None, approval
-            setup = await self._prepare(db, caller, session, prompt=None, turn_id=approval["turn_id"])
+            setup = await self._prepare(
+                db, caller, session, prompt=None, turn_id=approval["turn_id"]
+            )
         return setup, approval
 
     # --- the turn itself ------------------------------------------------------------------
@@ -356,7 +358,9 @@ class ChatService:
             if setup.prompt is None:
                 await self.resolve_approvals(setup, handle)
             new_messages, status = await self._loop(setup, handle, record)
-        except Exception as exc:  # every failure becomes a clean error event, never a dropped stream
+        except (
+            Exception
+        ) as exc:  # every failure becomes a clean error event, never a dropped stream
             kind, message = _classify(exc)
             if kind == "internal":
                 logger.exception("chat turn failed", exc_info=exc)
@@ -365,7 +369,9 @@ class ChatService:
         finally:
             elapsed_ms = int((time.perf_counter() - started) * 1000)
             try:
-                message_id, alerts = await self._store(setup, record, new_messages, status, elapsed_ms)
+                message_id, alerts = await self._store(
+                    setup, record, new_messages, status, elapsed_ms
+                )
             except Exception:
                 logger.exception("storing a chat turn failed")
                 message_id, alerts = None, []
@@ -403,6 +409,7 @@ class ChatService:
         )
         settings = providers.model_settings(setup.config, setup.session_settings, self.settings)
         requested_at: float | None = None
+        resolved = {tool["id"] for tool in setup.preamble_tools}
         async with asyncio.timeout(self.settings.turn_timeout_seconds):
             async with agent.iter(
                 setup.prompt,
@@ -424,11 +431,15 @@ class ChatService:
                             raise
                     elif Agent.is_call_tools_node(node):
                         if requested_at is not None:
-                            self._record_call(setup, record, node.model_response, requested_at, handle)
+                            self._record_call(
+                                setup, record, node.model_response, requested_at, handle
+                            )
                             requested_at = None
                         async with node.stream(run.ctx) as stream:
                             async for event in stream:
-                                self._on_tool_event(event, handle, record, journal)
+                                # Resolved approvals were reported when they were applied.
+                                if _call_id(event) not in resolved:
+                                    self._on_tool_event(event, handle, record, journal)
                     node = await run.next(node)
                 result = run.result
                 assert result is not None
@@ -488,23 +499,31 @@ class ChatService:
                 )
             )
         elif isinstance(event, FunctionToolResultEvent):
-            part = event.part
-            entry = journal.get(part.tool_call_id)
-            content = part.content if isinstance(part, ToolReturnPart) else part.model_response()
+            result_part = event.part
+            entry = journal.get(result_part.tool_call_id)
+            content = (
+                result_part.content
+                if isinstance(result_part, ToolReturnPart)
+                else result_part.model_response()
+            )
             data = {
-                "id": part.tool_call_id,
-                "name": part.tool_name,
+                "id": result_part.tool_call_id,
+                "name": result_part.tool_name,
                 "summary": _summary(content),
                 "size": entry.size or len(serialise(content)),
                 "truncated": entry.truncated,
                 "error": entry.error,
             }
-            record.tools.setdefault(part.tool_call_id, {"id": part.tool_call_id}).update(
-                {k: data[k] for k in ("size", "truncated", "error")}
-            )
+            record.tools.setdefault(
+                result_part.tool_call_id, {"id": result_part.tool_call_id}
+            ).update({k: data[k] for k in ("size", "truncated", "error")})
             handle.emit(ChatEvent("tool_result", data))
             if entry.error:
-                error = {"kind": "tool_error", "tool": part.tool_name, "message": entry.error}
+                error = {
+                    "kind": "tool_error",
+                    "tool": result_part.tool_name,
+                    "message": entry.error,
+                }
                 record.errors.append(error)
                 handle.emit(ChatEvent("error", error | {"recoverable": True}))
 
@@ -527,7 +546,14 @@ class ChatService:
             record.tokens.thinking_tokens + usage.thinking_tokens,
         )
         record.usage_rows.append(
-            self._usage_row(setup, usage, price, latency, True, response.model_name)
+            self._usage_row(
+                setup,
+                usage=usage,
+                cost=price,
+                latency_ms=latency,
+                success=True,
+                response_model=response.model_name,
+            )
         )
         handle.emit(
             ChatEvent(
@@ -552,7 +578,14 @@ class ChatService:
         status = exc.status_code if isinstance(exc, ModelHTTPError) else None
         record.usage_rows.append(
             self._usage_row(
-                setup, TokenUsage(), Decimal(0), latency, False, None, status, str(exc)[:500]
+                setup,
+                usage=TokenUsage(),
+                cost=Decimal(0),
+                latency_ms=latency,
+                success=False,
+                response_model=None,
+                status_code=status,
+                error=str(exc)[:500],
             )
         )
 
@@ -567,6 +600,7 @@ class ChatService:
     def _usage_row(
         self,
         setup: TurnSetup,
+        *,
         usage: TokenUsage,
         cost: Decimal,
         latency_ms: int,
@@ -607,7 +641,12 @@ class ChatService:
         tools_used = [*setup.preamble_tools, *record.tools.values()]
         for approval in record.approvals:
             tools_used.append(
-                {"id": approval["tool_call_id"], "name": approval["tool"], "action_id": approval["action_id"], "status": "awaiting_approval"}
+                {
+                    "id": approval["tool_call_id"],
+                    "name": approval["tool"],
+                    "action_id": approval["action_id"],
+                    "status": "awaiting_approval",
+                }
             )
         async with unit_of_work(
             self.state.session_factory, user_id=caller.user_id, workspace_id=caller.workspace_id
@@ -633,7 +672,9 @@ class ChatService:
                             "errors": record.errors,
                             # A failed turn may end on a tool call without its result; such a
                             # history would be refused by the provider next time.
-                            "messages": history_mod.dump(new_messages) if status != "failed" else [],
+                            "messages": history_mod.dump(new_messages)
+                            if status != "failed"
+                            else [],
                         },
                     )
                 ],
@@ -714,6 +755,11 @@ class ChatService:
                 ],
             )
         return result
+
+
+def _call_id(event: Any) -> str | None:
+    part = getattr(event, "part", None)
+    return getattr(part, "tool_call_id", None)
 
 
 def _usage_totals(record: TurnRecord) -> dict[str, Any]:

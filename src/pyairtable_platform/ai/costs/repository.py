@@ -96,7 +96,7 @@ async def spent(
         params["sid"] = session_id
     where = " AND ".join(f"({c})" for c in clauses)
     result = await session.execute(
-        text(f"SELECT coalesce(sum(cost_usd), 0) FROM api_usage_logs WHERE {where}"),  # noqa: S608 - fixed clauses
+        text(f"SELECT coalesce(sum(cost_usd), 0) FROM api_usage_logs WHERE {where}"),
         params,
     )
     return Decimal(result.scalar_one())
@@ -134,7 +134,7 @@ async def summary(
         params["sid"] = session_id
     result = await session.execute(
         text(
-            f"SELECT {key} AS key, count(*) AS calls,"  # noqa: S608 - key from a fixed table
+            f"SELECT {key} AS key, count(*) AS calls,"
             " count(*) FILTER (WHERE NOT success) AS failed,"
             " coalesce(sum(input_tokens), 0) AS input_tokens,"
             " coalesce(sum(output_tokens), 0) AS output_tokens,"

@@ -42,6 +42,7 @@ class UsageSummary(BaseModel):
 
 @router.get("/summary", response_model=UsageSummary, summary="LLM usage and cost summary")
 async def summary(
+    *,
     db: DbSession,
     caller: CurrentCaller,
     group_by: GroupBy = "day",

@@ -26,7 +26,12 @@ async def put_provider(
     """Admins: use this provider, model, key and base URL for the workspace's chats. The key is
     encrypted at rest; omit it to keep the stored one for the same provider."""
     return await service.update(
-        db, caller.workspace_id, caller.user_id, body, state.settings, state.box
+        db,
+        workspace_id=caller.workspace_id,
+        user_id=caller.user_id,
+        body=body,
+        settings=state.settings,
+        box=state.box,
     )
 
 

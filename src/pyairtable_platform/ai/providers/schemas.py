@@ -17,7 +17,10 @@ class ProviderUpdate(BaseModel):
     model: str | None = Field(default=None, min_length=1, max_length=200)
     api_key: SecretStr | None = Field(default=None, min_length=1, max_length=1000)
     base_url: str | None = Field(
-        default=None, max_length=500, pattern=r"^https?://[^\s]+$", examples=["http://ollama:11434/v1"]
+        default=None,
+        max_length=500,
+        pattern=r"^https?://[^\s]+$",
+        examples=["http://ollama:11434/v1"],
     )
 
 

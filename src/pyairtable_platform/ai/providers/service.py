@@ -107,7 +107,7 @@ def deployment_config(settings: AiSettings) -> ProviderConfig | None:
             raise LlmNotConfigured(
                 f"LLM_PROVIDER={settings.llm_provider!r} is not one of {', '.join(PROVIDER_NAMES)}"
             )
-        chosen = cast(ProviderName, settings.llm_provider)
+        chosen = settings.llm_provider
     else:
         inferred = _infer_provider(settings.llm_model)
         if inferred and keys.get(inferred):
@@ -192,6 +192,7 @@ async def view(
 
 async def update(
     session: AsyncSession,
+    *,
     workspace_id: uuid.UUID,
     user_id: uuid.UUID,
     body: ProviderUpdate,
@@ -200,7 +201,9 @@ async def update(
 ) -> ProviderView:
     """Store a workspace's provider; the key is encrypted and bound to the workspace."""
     if body.provider == "openai-compatible" and not body.base_url:
-        raise BadRequest("an openai-compatible provider needs base_url (e.g. http://ollama:11434/v1)")
+        raise BadRequest(
+            "an openai-compatible provider needs base_url (e.g. http://ollama:11434/v1)"
+        )
     if body.provider != "openai-compatible" and body.api_key is None and not body.base_url:
         existing = await repository.get(session, workspace_id)
         if existing is None or existing.provider != body.provider or not existing.api_key_encrypted:
@@ -224,7 +227,9 @@ async def update(
     return await view(session, workspace_id, settings)
 
 
-async def reset(session: AsyncSession, workspace_id: uuid.UUID, settings: AiSettings) -> ProviderView:
+async def reset(
+    session: AsyncSession, workspace_id: uuid.UUID, settings: AiSettings
+) -> ProviderView:
     await repository.delete(session, workspace_id)
     return await view(session, workspace_id, settings)
 

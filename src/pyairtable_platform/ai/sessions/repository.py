@@ -47,7 +47,7 @@ async def create(
 
 async def get(session: AsyncSession, session_id: uuid.UUID) -> dict[str, Any] | None:
     result = await session.execute(
-        text(f"SELECT {SESSION_COLUMNS} FROM conversation_sessions WHERE id = :id"),  # noqa: S608
+        text(f"SELECT {SESSION_COLUMNS} FROM conversation_sessions WHERE id = :id"),
         {"id": session_id},
     )
     row = result.first()
@@ -60,7 +60,7 @@ async def list_sessions(
     where = "WHERE base_id = :base" if base_id else ""
     result = await session.execute(
         text(
-            f"SELECT {SESSION_COLUMNS}, count(*) OVER () AS total FROM conversation_sessions"  # noqa: S608
+            f"SELECT {SESSION_COLUMNS}, count(*) OVER () AS total FROM conversation_sessions"
             f" {where} ORDER BY last_activity_at DESC, id LIMIT :limit OFFSET :offset"
         ),
         {"limit": limit, "offset": offset, "base": base_id},
@@ -73,7 +73,8 @@ async def list_sessions(
 
 
 async def update(session: AsyncSession, session_id: uuid.UUID, changes: dict[str, Any]) -> bool:
-    sets, params = [], {"id": session_id}
+    sets: list[str] = []
+    params: dict[str, Any] = {"id": session_id}
     for column in ("title", "base_id"):
         if column in changes:
             sets.append(f"{column} = :{column}")
@@ -86,7 +87,7 @@ async def update(session: AsyncSession, session_id: uuid.UUID, changes: dict[str
     if not sets:
         return await get(session, session_id) is not None
     result = await session.execute(
-        text(f"UPDATE conversation_sessions SET {', '.join(sets)} WHERE id = :id RETURNING id"),  # noqa: S608
+        text(f"UPDATE conversation_sessions SET {', '.join(sets)} WHERE id = :id RETURNING id"),
         params,
     )
     return result.first() is not None
@@ -105,8 +106,7 @@ async def clear(session: AsyncSession, session_id: uuid.UUID) -> None:
     )
     await session.execute(
         text(
-            "UPDATE conversation_sessions SET total_messages = 0, total_tokens = 0"
-            " WHERE id = :id"
+            "UPDATE conversation_sessions SET total_messages = 0, total_tokens = 0 WHERE id = :id"
         ),
         {"id": session_id},
     )

@@ -217,7 +217,7 @@ async def _plan_schema(airtable: AirtableService, request: WriteRequest, table: 
         return Plan(table.id, table.name, [], None, diff)
     if not request.field:
         raise InvalidWrite("update_field needs field (id or name)")
-    found = await airtable.resolve_field(table, request.field)
+    found = airtable.resolve_field(table, request.field)
     if request.name is None and request.description is None:
         raise InvalidWrite("update_field needs a new name or description")
     before = {"id": found.id, "name": found.name, "description": found.description}

@@ -57,6 +57,9 @@ async def revert(airtable: AirtableService, action: Action) -> Outcome:
     if action.operation in NOT_REVERSIBLE:
         raise RevertRefused(f"cannot revert a {action.operation}: {NOT_REVERSIBLE[action.operation]}")
     try:
+        # Changes made outside the platform do not invalidate the shared cache: the check
+        # "changed since?" must read Airtable itself.
+        await airtable.invalidate_cache(action.base_id)
         if action.operation in ("update_table", "update_field"):
             return await _revert_schema(airtable, action)
         table = await airtable.resolve_table(action.base_id, action.table_id)
@@ -224,7 +227,7 @@ async def _revert_schema(airtable: AirtableService, action: Action) -> Outcome:
     previous = (action.before or {}).get("field") or {}
     left = (action.after or {}).get("field") or {}
     table = await airtable.resolve_table(action.base_id, action.table_id)
-    current = await airtable.resolve_field(table, previous["id"])
+    current = airtable.resolve_field(table, previous["id"])
     if current.name != left.get("name", current.name):
         raise RevertRefused(f"cannot revert: the field was renamed again since (now {current.name!r})")
     changed = await airtable.update_field(

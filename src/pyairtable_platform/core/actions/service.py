@@ -206,6 +206,7 @@ class ActionsService:
         )
         await repository.save(self.session, action, status="running")
         request = WriteRequest.model_validate(action.request)
+        await self.airtable.invalidate_cache(request.base_id)
         # Re-plan against the current data: the records may have changed since the preview, and
         # the revert must restore what was there when the write ran.
         planned = await plan(self.airtable, request, self.settings.max_records)

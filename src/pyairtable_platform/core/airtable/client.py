@@ -56,12 +56,21 @@ from pyairtable_platform.core.airtable.transport import (
     UsageRecorder,
     WriteResult,
     airtable_error,
+    describe_target,
     local,
     never_sent,
     retry_after,
     sort_option,
-    where,
 )
+
+__all__ = [
+    "AirtableClient",
+    "AirtableConnection",
+    "ChunkFailure",
+    "UpstreamCall",
+    "UsageRecorder",
+    "WriteResult",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -726,7 +735,7 @@ class AirtableClient:
         status = response.status_code
         kind, message = airtable_error(response)
         extra: dict[str, Any] = {"airtable_error": kind, "base_id": base_id, "table": table}
-        where = where(base_id, table, record_id)
+        where = describe_target(base_id, table, record_id)
         if status == 401:
             return AirtableTokenInvalid(
                 "Airtable rejected this connection's token (revoked or expired); a workspace "

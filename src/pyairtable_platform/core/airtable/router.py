@@ -54,7 +54,9 @@ def _service(action: Action) -> Any:
     async def build(
         session: TenantSession,
         deps: AirtableDepsDep,
-        identity: Annotated[Identity, require_permission(action)],
+        # A default, not Annotated: the annotation would name the closure's ``action``,
+        # which FastAPI cannot resolve from the postponed (string) annotation.
+        identity: Identity = require_permission(action),  # noqa: B008
     ) -> AirtableService:
         return AirtableService(session, identity, deps, channel="api")
 
@@ -106,7 +108,7 @@ async def create_connection(
 
 
 @router.post("/connections/{connection_id}/test")
-async def test_connection(
+async def check_connection(
     connection_id: uuid.UUID,
     session: TenantSession,
     deps: AirtableDepsDep,
@@ -121,8 +123,8 @@ async def rotate_connection(
     connection_id: uuid.UUID,
     session: TenantSession,
     deps: AirtableDepsDep,
-    body: ConnectionRotate | None = None,
     _: ConnectionManager,
+    body: ConnectionRotate | None = None,
 ) -> ConnectionOut:
     """Replace the connection's token (validated first)."""
     token = body.token.get_secret_value() if body and body.token else None

@@ -11,7 +11,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -566,8 +566,11 @@ class AirtableService:
         client = await self._client_for(base_id)
         await client.invalidate_cache(base_id)
         current = await client.get_record(base_id, schema.id, record_id)
+        # Existing attachments are kept by id; the url goes along for servers that want one.
         kept = [
-            {"id": a["id"]} for a in current.get("fields", {}).get(target.name, []) if "id" in a
+            {k: a[k] for k in ("id", "url", "filename") if k in a}
+            for a in current.get("fields", {}).get(target.name, [])
+            if "id" in a
         ]
         new = [{k: v for k, v in a.items() if v is not None} for a in attachments]
         result = await client.update_records(
@@ -782,7 +785,7 @@ class AirtableService:
             "table_id": table_id,
         }
         rows = await self.mirror.fetch(msearch.FULLTEXT_SQL, params)
-        match = "fulltext"
+        match: Literal["fulltext", "fuzzy"] = "fulltext"
         if not rows:
             match = "fuzzy"
             await self.mirror.set_fuzzy_threshold(msearch.FUZZY_THRESHOLD)
@@ -802,7 +805,7 @@ class AirtableService:
                     title=r["primary_value"],
                     snippet=snippet,
                     rank=float(r["rank"]),
-                    match=match,  # type: ignore[arg-type]
+                    match=match,
                     link=f"https://airtable.com/{r['base_id']}/{r['table_id']}/{r['record_id']}",
                     api_path=(
                         f"/api/v1/airtable/bases/{r['base_id']}/tables/{r['table_id']}"
@@ -817,7 +820,7 @@ class AirtableService:
             for hit in await repo.search(q, sources=("messages", "files"), limit=limit):
                 other.append(
                     OtherHit(
-                        source=hit.source,  # type: ignore[arg-type]
+                        source=hit.source,
                         id=hit.id,
                         title=hit.title,
                         snippet=hit.snippet,

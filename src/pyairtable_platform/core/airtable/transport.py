@@ -157,7 +157,7 @@ def airtable_error(response: requests.Response) -> tuple[str, str]:
     return "UNKNOWN", ""
 
 
-def where(base_id: str | None, table: str | None, record_id: str | None) -> str:
+def describe_target(base_id: str | None, table: str | None, record_id: str | None) -> str:
     parts = []
     if base_id:
         parts.append(f"base {base_id!r}")

@@ -1,7 +1,8 @@
-"""Time-series maintenance: partitions ahead (native path) and retention (both paths).
+"""Time-series maintenance: partitions ahead (native path), retention (both paths) and the
+hourly usage rollup.
 
-TimescaleDB's Apache edition (Debian's package) has no retention policies, so retention is
-this scheduled job on both paths.
+TimescaleDB's Apache edition (Debian's package) has no retention policies and no continuous
+aggregates, so retention and the rollup refresh are these scheduled jobs on both paths.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import timedelta
 import procrastinate
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from pyairtable_platform.core.analytics.repository import RollupRefresh, RollupRepository
 from pyairtable_platform.core.config import CoreSettings
 from pyairtable_platform.kit.db import create_engine, create_session_factory, unit_of_work
 from pyairtable_platform.kit.timeseries import TimeSeriesTable, apply_retention, ensure_partitions
@@ -69,5 +71,37 @@ async def maintain_time_series_task(timestamp: int) -> None:
                 "conversation_messages": _days(settings.message_retention_days),
             },
         )
+    finally:
+        await engine.dispose()
+
+
+async def refresh_usage_rollup(
+    factory: async_sessionmaker[AsyncSession], *, max_span: timedelta = timedelta(days=7)
+) -> RollupRefresh:
+    """Bring ``api_usage_hourly`` up to the last closed hour and fix the dirty hours."""
+    async with unit_of_work(factory) as session:
+        result = await RollupRepository(session).refresh(max_span=max_span)
+    logger.info(
+        "usage rollup refresh",
+        extra={
+            "hours_rolled": result.hours_rolled,
+            "dirty_hours": result.dirty_hours,
+            "rolled_up_until": result.rolled_up_until.isoformat()
+            if result.rolled_up_until
+            else None,
+        },
+    )
+    return result
+
+
+# Every 5 minutes: a closed hour reaches the rollup within 5 minutes, and dirty hours are
+# re-aggregated as soon. Readers are exact either way; the rollup only makes them fast.
+@blueprint.periodic(cron="*/5 * * * *")
+@blueprint.task(name="analytics.refresh_usage_rollup", queueing_lock="analytics.rollup")
+async def refresh_usage_rollup_task(timestamp: int) -> None:
+    settings = CoreSettings()
+    engine = create_engine(settings.database_url.get_secret_value(), pool_size=1)
+    try:
+        await refresh_usage_rollup(create_session_factory(engine))
     finally:
         await engine.dispose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import Field
@@ -27,6 +29,10 @@ class McpSettings(BaseSettings):
     # Result caps: records per read, characters of a CSV preview.
     max_records: int = Field(default=100, ge=1, le=1000)
     max_scan_records: int = Field(default=5000, ge=100, le=100_000)
+    # Where export_table_csv writes its files (a ``files`` row points at each).
+    export_dir: str = Field(
+        default_factory=lambda: str(Path(os.environ.get("PAP_DATA_DIR", ".data")) / "exports")
+    )
 
     def hosts(self, public_url: str) -> list[str]:
         public = urlsplit(public_url)

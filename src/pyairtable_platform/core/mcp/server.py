@@ -34,7 +34,14 @@ from pyairtable_platform.core.mcp.context import (
     SCOPE_RUNTIME,
     McpRuntime,
 )
-from pyairtable_platform.core.mcp.tools import discovery, reads, safety, writes
+from pyairtable_platform.core.mcp.tools import (
+    analysis,
+    composite,
+    discovery,
+    reads,
+    safety,
+    writes,
+)
 from pyairtable_platform.kit.app import Resources
 from pyairtable_platform.kit.auth import Identity, extract_credential
 from pyairtable_platform.kit.context import current_request_id
@@ -66,7 +73,7 @@ def build_server() -> MCPServer[Any]:
         version=__version__,
         log_level="WARNING",
     )
-    for module in (discovery, reads, writes, safety):
+    for module in (discovery, reads, analysis, writes, composite, safety):
         module.register(server)
     return server
 

@@ -23,7 +23,6 @@ from pyairtable_platform.kit.db import unit_of_work
 
 logger = logging.getLogger(__name__)
 
-blueprint = procrastinate.Blueprint()
 NAMESPACE = "mirror"
 SYNC_TASK = f"{NAMESPACE}:mirror.sync_base"
 
@@ -52,31 +51,37 @@ async def run_sync(deps: AirtableDeps, workspace_id: uuid.UUID, base_id: str, fu
         logger.info("mirror sync skipped", extra={"base_id": base_id, "reason": "running"})
 
 
-@blueprint.task(
-    name="mirror.sync_base",
-    pass_context=True,
-    retry=procrastinate.RetryStrategy(max_attempts=5, exponential_wait=5),
-)
-async def sync_base(
-    context: procrastinate.JobContext, workspace_id: str, base_id: str, full: bool = False
-) -> None:
-    await run_sync(_deps(context), uuid.UUID(workspace_id), base_id, full)
+def make_blueprint() -> procrastinate.Blueprint:
+    """A new blueprint of the mirror's tasks (one per job App: procrastinate binds a
+    blueprint to the App it is added to)."""
+    blueprint = procrastinate.Blueprint()
 
+    @blueprint.task(
+        name="mirror.sync_base",
+        pass_context=True,
+        retry=procrastinate.RetryStrategy(max_attempts=5, exponential_wait=5),
+    )
+    async def sync_base(
+        context: procrastinate.JobContext, workspace_id: str, base_id: str, full: bool = False
+    ) -> None:
+        await run_sync(_deps(context), uuid.UUID(workspace_id), base_id, full)
 
-@blueprint.periodic(cron="* * * * *")
-@blueprint.task(name="mirror.schedule", queueing_lock="mirror.schedule", pass_context=True)
-async def schedule(context: procrastinate.JobContext, timestamp: int) -> None:
-    """Every minute: queue a sync for each base not synced within the interval."""
-    deps = _deps(context)
-    async with unit_of_work(deps.factory) as session:
-        due = await due_bases(
-            session,
-            stale_seconds=deps.mirror.sync_interval_seconds,
-            reconcile_seconds=deps.mirror.reconcile_interval_seconds,
-            limit=deps.mirror.schedule_batch,
-        )
-    for workspace_id, base_id, full in due:
-        await defer_sync(deps, workspace_id, base_id, full=full)
+    @blueprint.periodic(cron="* * * * *")
+    @blueprint.task(name="mirror.schedule", queueing_lock="mirror.schedule", pass_context=True)
+    async def schedule(context: procrastinate.JobContext, timestamp: int) -> None:
+        """Every minute: queue a sync for each base not synced within the interval."""
+        deps = _deps(context)
+        async with unit_of_work(deps.factory) as session:
+            due = await due_bases(
+                session,
+                stale_seconds=deps.mirror.sync_interval_seconds,
+                reconcile_seconds=deps.mirror.reconcile_interval_seconds,
+                limit=deps.mirror.schedule_batch,
+            )
+        for workspace_id, base_id, full in due:
+            await defer_sync(deps, workspace_id, base_id, full=full)
+
+    return blueprint
 
 
 async def defer_sync(

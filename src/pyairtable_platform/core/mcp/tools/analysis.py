@@ -14,8 +14,8 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult
 from pydantic import Field
-from sqlalchemy import text
 
+from pyairtable_platform.core.mcp import repository
 from pyairtable_platform.core.mcp.context import ToolCall, result, tool_call
 from pyairtable_platform.core.mcp.tools import ADDITIVE, READ
 from pyairtable_platform.core.mcp.tools.discovery import BaseId, TableRef
@@ -147,7 +147,7 @@ async def find_duplicates(
     """Groups of records with the same values in `fields` (trimmed, case-insensitive)."""
     async with tool_call(ctx) as call:
         schema = await call.airtable.resolve_table(base_id, table)
-        names = [(await call.airtable.resolve_field(schema, f)).name for f in fields]
+        names = [(call.airtable.resolve_field(schema, f)).name for f in fields]
         limit = min(max_records, call.runtime.settings.max_scan_records)
         records, truncated, total, fresh = await scan(
             call, base_id, schema.id, limit=limit, fields=names
@@ -208,7 +208,7 @@ async def export_table_csv(
     async with tool_call(ctx, write=True) as call:
         schema = await call.airtable.resolve_table(base_id, table)
         names = (
-            [(await call.airtable.resolve_field(schema, f)).name for f in fields]
+            [(call.airtable.resolve_field(schema, f)).name for f in fields]
             if fields
             else schema.field_names()
         )
@@ -229,24 +229,16 @@ async def export_table_csv(
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{file_id}.csv"
         path.write_bytes(content)
-        await call.session.execute(
-            text(
-                "INSERT INTO files (id, workspace_id, uploaded_by, filename, original_filename,"
-                " mime_type, size_bytes, sha256, storage_path, status, processed_at, metadata)"
-                " VALUES (:id, :w, :u, :name, :name, 'text/csv', :size, :sha, :path, 'processed',"
-                " now(), CAST(:meta AS jsonb))"
-            ),
-            {
-                "id": file_id,
-                "w": call.identity.workspace_id,
-                "u": call.identity.user_id,
-                "name": filename,
-                "size": len(content),
-                "sha": hashlib.sha256(content).hexdigest(),
-                "path": str(path),
-                "meta": '{"source": "export_table_csv", "base_id": "%s", "table_id": "%s"}'
-                % (base_id, schema.id),
-            },
+        await repository.insert_export_file(
+            call.session,
+            file_id=file_id,
+            workspace_id=call.identity.workspace_id,  # type: ignore[arg-type]  # set for tools
+            user_id=call.identity.user_id,
+            filename=filename,
+            size=len(content),
+            sha256=hashlib.sha256(content).hexdigest(),
+            path=str(path),
+            metadata={"source": "export_table_csv", "base_id": base_id, "table_id": schema.id},
         )
         lines = content.decode().splitlines()
         return result(

@@ -111,7 +111,7 @@ async def describe_table(
         schema = await call.airtable.resolve_table(base_id, table)
         chosen = schema.fields
         if fields:
-            chosen = [await call.airtable.resolve_field(schema, name) for name in fields]
+            chosen = [call.airtable.resolve_field(schema, name) for name in fields]
         counts: dict[str, int] = {}
         for f in schema.fields:
             counts[f.type] = counts.get(f.type, 0) + 1

@@ -155,7 +155,7 @@ async def _field_search(
     if not base_id or not table:
         raise ToolError("searching chosen fields needs base_id and table")
     schema = await call.airtable.resolve_table(base_id, table)
-    names = [(await call.airtable.resolve_field(schema, name)).name for name in fields]
+    names = [(call.airtable.resolve_field(schema, name)).name for name in fields]
     needle = query.lower()
     formula = OR(*(FIND(needle, LOWER(FormulaField(name))) for name in names))
     page = await call.airtable.list_records(

@@ -194,7 +194,8 @@ async def create_table(
     description: str | None = None,
     preview: Preview = False,
 ) -> CallToolResult:
-    """Create a table with its fields."""
+    """Create a table with its fields (the first field is the primary one). Recorded as an
+    action; Airtable cannot delete tables through its API, so this one cannot be reverted."""
     request = WriteRequest(
         operation="create_table", base_id=base_id, name=name, fields=fields, description=description
     )
@@ -209,7 +210,7 @@ async def update_table(
     description: str | None = None,
     preview: Preview = False,
 ) -> CallToolResult:
-    """Rename a table or change its description."""
+    """Rename a table or change its description (revert_action restores the old ones)."""
     request = WriteRequest(
         operation="update_table", base_id=base_id, table=table, name=name, description=description
     )
@@ -236,7 +237,7 @@ async def create_field(
     description: str | None = None,
     preview: Preview = False,
 ) -> CallToolResult:
-    """Add a field to a table."""
+    """Add a field of a given type to a table (see describe_table for existing fields)."""
     request = WriteRequest(
         operation="create_field",
         base_id=base_id,
@@ -258,7 +259,7 @@ async def update_field(
     description: str | None = None,
     preview: Preview = False,
 ) -> CallToolResult:
-    """Rename a field or change its description."""
+    """Rename a field or change its description (revert_action restores the old ones)."""
     request = WriteRequest(
         operation="update_field",
         base_id=base_id,
@@ -277,7 +278,7 @@ async def create_comment(
     record_id: Annotated[str, Field(description="record id (rec…)")],
     text: Annotated[str, Field(min_length=1, max_length=10_000)],
 ) -> CallToolResult:
-    """Comment on a record."""
+    """Add a comment to a record (shown in Airtable's record view)."""
     request = WriteRequest(
         operation="create_comment", base_id=base_id, table=table, record_id=record_id, text=text
     )
@@ -290,7 +291,7 @@ async def list_comments(
     table: TableRef,
     record_id: Annotated[str, Field(description="record id (rec…)")],
 ) -> CallToolResult:
-    """The comments on a record, newest first."""
+    """The comments on a record, newest first, with author and time."""
     async with tool_call(ctx) as call:
         comments = await call.airtable.list_comments(base_id, table, record_id)
         shown = [
