@@ -5,12 +5,14 @@ in core), issues a sandbox token and generates a base, then:
 
     uv run python bench/airtable.py readers [--readers 200] [--seconds 30] [--records 300]
     uv run python bench/airtable.py writes  [--records 1000]
-    uv run python bench/airtable.py search  (not yet: needs the mirror)
+    uv run python bench/airtable.py search  [--records 1000000] [--rounds 50]
 
 readers: concurrent readers of one table through the client and its cache; prints reads
 served, upstream requests and 429s (goal: >= 100 x 5 req/s served, zero 429s).
 writes: creates N records through the client (10 per request, the rate limiter pacing);
 prints the time against the physical limit N / 10 / 5 s (goal: within 10 %).
+search: loads N records straight into the mirror, then prints p50/p95 of search (full
+text, fuzzy) and exact aggregates through the service layer (bench/airtable_mirror.py).
 """
 
 from __future__ import annotations
@@ -174,9 +176,14 @@ def main() -> None:
     w.add_argument("--records", type=int, default=1000)
     s = sub.add_parser("search", help="search and aggregate latency over the mirror")
     s.add_argument("--records", type=int, default=1_000_000)
+    s.add_argument("--rounds", type=int, default=50)
     args = parser.parse_args()
     if args.command == "search":
-        print("search: not yet: needs the mirror")
+        sys.path.insert(0, os.path.dirname(__file__))
+        import airtable_mirror
+
+        with throwaway_infra("pap_bench_mirror") as infra:
+            airtable_mirror.run(infra, args.records, args.rounds)
         return
     seed = args.records if args.command == "readers" else 10
     with sandbox(seed) as box:

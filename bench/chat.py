@@ -34,7 +34,7 @@ from pyairtable_platform.devinfra.throwaway import throwaway_infra
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def one_turn(http: httpx.AsyncClient, headers: dict[str, str]) -> tuple[float, float, float]:
@@ -65,14 +65,15 @@ async def one_turn(http: httpx.AsyncClient, headers: dict[str, str]) -> tuple[fl
 
 
 async def run(turns: int) -> None:
-    from pyairtable_platform.ai.app import create_app as create_ai
-    from pyairtable_platform.ai.config import AiSettings
-    from pyairtable_platform.core.app import create_app as create_core
-    from pyairtable_platform.core.config import CoreSettings
     from tests.ai.fakes.openai_server import create_openai_app
     from tests.ai.fakes.script import Recorder, Script, ToolCall, call, text
     from tests.core.mcp.conftest import make_tenant
     from tests.support.servers import ThreadServer
+
+    from pyairtable_platform.ai.app import create_app as create_ai
+    from pyairtable_platform.ai.config import AiSettings
+    from pyairtable_platform.core.app import create_app as create_core
+    from pyairtable_platform.core.config import CoreSettings
 
     with throwaway_infra("pap_bench_chat") as infra:
         os.environ.update(

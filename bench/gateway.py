@@ -25,6 +25,7 @@ import asyncio
 import json
 import os
 import random
+import resource
 import secrets
 import signal
 import subprocess
@@ -77,12 +78,15 @@ async def _user(
     until: float,
     latencies: list[float],
     errors: list[str],
+    sent: list[int],
 ) -> None:
     loop = asyncio.get_running_loop()
     reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
     scheduled = first
-    while scheduled < until:
+    # An overloaded server must not stretch the run: past the end, remaining slots are
+    # counted as errors instead of being sent late.
+    while scheduled < until and loop.time() < until:
         delay = scheduled - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -99,10 +103,16 @@ async def _user(
             if writer is not None:
                 writer.close()
             reader = writer = None
+        sent.append(1)
         if scheduled >= measure_from:
             latencies.append(loop.time() - scheduled)
             if error:
                 errors.append(error)
+        scheduled += period
+    while scheduled < until:
+        if scheduled >= measure_from:
+            errors.append("not sent in time")
+            latencies.append(REQUEST_TIMEOUT)
         scheduled += period
     if writer is not None:
         writer.close()
@@ -122,6 +132,7 @@ async def _generate(
     until = measure_from + seconds
     latencies: list[float] = []
     errors: list[str] = []
+    sent: list[int] = []
     rng = random.Random(7)
     await asyncio.gather(
         *(
@@ -134,11 +145,12 @@ async def _generate(
                 until,
                 latencies,
                 errors,
+                sent,
             )
             for _ in range(users)
         )
     )
-    return {"latencies": latencies, "errors": errors, "seconds": seconds}
+    return {"latencies": latencies, "errors": errors, "seconds": seconds, "sent": len(sent)}
 
 
 def generate_main(args: argparse.Namespace) -> None:
@@ -196,15 +208,30 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as listing:
+            return [int(child) for child in listing.read().split()]
+    except OSError:
+        return []
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children (uvicorn --workers forks them)."""
+    total = 0.0
+    for each in (pid, *_children(pid)):
+        try:
+            with open(f"/proc/{each}/stat") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def _tree_rss_mb(pid: int) -> float:
     """RSS of a process and its children (uvicorn --workers forks them)."""
-    total = _rss_kb(pid)
-    try:
-        children = open(f"/proc/{pid}/task/{pid}/children").read().split()  # noqa: SIM115
-    except OSError:
-        children = []
-    total += sum(_rss_kb(int(child)) for child in children)
-    return total / 1024
+    return sum(_rss_kb(each) for each in (pid, *_children(pid))) / 1024
 
 
 class RssSampler(threading.Thread):
@@ -263,7 +290,9 @@ def sign_in(gateway: str) -> str | None:
     return str(body["access_token"])
 
 
-def run_load(port: int, path: str, token: str | None, args: argparse.Namespace) -> dict[str, Any]:
+def run_load(
+    port: int, path: str, token: str | None, args: argparse.Namespace, watch: list[Service]
+) -> dict[str, Any]:
     cmd = [
         sys.executable,
         __file__,
@@ -283,10 +312,17 @@ def run_load(port: int, path: str, token: str | None, args: argparse.Namespace) 
     ]
     if token:
         cmd += ["--token", token]
+    before = {service.name: cpu_seconds(service.proc.pid) for service in watch}
+    generator_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(cmd, capture_output=True, check=False)
+    generator_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"load generator failed: {done.stderr.decode()[-2000:]}")
     result: dict[str, Any] = json.loads(done.stdout)
+    result["cpu"] = {s.name: cpu_seconds(s.proc.pid) - before[s.name] for s in watch}
+    result["cpu"]["load generator"] = (generator_after.ru_utime + generator_after.ru_stime) - (
+        generator_before.ru_utime + generator_before.ru_stime
+    )
     return result
 
 
@@ -405,19 +441,25 @@ def main() -> None:
             print(
                 "\n" + " " * 26 + "".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True))
             )
-            through = summarize(
-                "through the gateway", run_load(ports["gateway"], path, token, args)
-            )
-            bare = summarize("minimal ASGI app", run_load(ports["minimal"], "/", None, args))
+            stack = [s for s in services if s.name != "minimal ASGI app"]
+            through_run = run_load(ports["gateway"], path, token, args, stack)
+            through = summarize("through the gateway", through_run)
+            bare_run = run_load(ports["minimal"], "/", None, args, services[-1:])
+            bare = summarize("minimal ASGI app", bare_run)
             sampler.stop_event.set()
             sampler.join()
             ratio = through["p95"] / bare["p95"] if bare["p95"] else float("nan")
             print(f"\np95 ratio gateway / minimal app: {ratio:.1f}x")
             verdict = "meets" if through["p95"] < 100 and through["errors"] == 0 else "misses"
             print(f"target p95 < 100 ms with 0 errors: {verdict}")
-            print(f"\n{'service':<26}{'peak RSS':>10}")
+            print(f"\n{'service':<26}{'peak RSS':>10}{'CPU ms/request':>16}")
             for service in services:
-                print(f"{service.name:<26}{service.peak_rss_mb:>7.1f} MB")
+                run = bare_run if service.name == "minimal ASGI app" else through_run
+                per_request = run["cpu"][service.name] / max(1, run["sent"]) * 1000
+                print(f"{service.name:<26}{service.peak_rss_mb:>7.1f} MB{per_request:>16.2f}")
+            for label, run in (("(gateway run)", through_run), ("(minimal app run)", bare_run)):
+                per_request = run["cpu"]["load generator"] / max(1, run["sent"]) * 1000
+                print(f"{'load generator ' + label:<36}{per_request:>16.2f}")
         finally:
             for service in services:
                 if service.proc.poll() is None:

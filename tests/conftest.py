@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from pyairtable_platform.devinfra.local import free_port
 from pyairtable_platform.devinfra.throwaway import Infra, throwaway_infra
 from tests.support.servers import ThreadServer
 
@@ -86,7 +87,9 @@ def stack(service_env: dict[str, str]) -> Iterator[Stack]:
     from pyairtable_platform.gateway.app import create_app as create_gateway
     from pyairtable_platform.gateway.config import GatewaySettings
 
-    core = ThreadServer(create_core(CoreSettings())).start()
+    # Core reaches its own sandbox at its host and port: tell it the port it really has.
+    core_port = free_port()
+    core = ThreadServer(create_core(CoreSettings(port=core_port)), port=core_port).start()
     ai = ThreadServer(create_ai(AiSettings(core_url=core.url))).start()
     gateway = ThreadServer(
         create_gateway(GatewaySettings(core_url=core.url, ai_url=ai.url))

@@ -847,7 +847,9 @@ CREATE TRIGGER trg_api_usage_logs_rollup_change AFTER UPDATE OR DELETE ON api_us
 -- Rolls up the closed hours from the watermark (at most p_max_span of them) and re-aggregates
 -- the dirty hours below it. Idempotent: each hour it touches is deleted and rebuilt from the
 -- raw rows in one transaction.
-CREATE FUNCTION usage_rollup_refresh(p_max_span interval DEFAULT interval '7 days')
+CREATE FUNCTION usage_rollup_refresh(
+    p_max_span interval DEFAULT interval '7 days', p_max_dirty integer DEFAULT 168
+)
 RETURNS TABLE (hours_rolled integer, dirty_hours integer, rolled_up_until timestamptz)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp SET lock_timeout = '5s'
 AS $$
@@ -863,6 +865,10 @@ BEGIN
         RAISE EXCEPTION 'max span must be at least one hour, got %', p_max_span
             USING ERRCODE = '22023';
     END IF;
+    IF p_max_dirty IS NULL OR p_max_dirty < 1 THEN
+        RAISE EXCEPTION 'max dirty hours must be at least 1, got %', p_max_dirty
+            USING ERRCODE = '22023';
+    END IF;
     -- SHARE waits for every transaction that is inserting usage rows and holds new inserts
     -- until this one commits: a row committed after the snapshot below cannot land in an hour
     -- being rolled up without its trigger seeing the clock past that hour.
@@ -875,11 +881,18 @@ BEGIN
         wm := least(coalesce(wm, closed), closed);
     END IF;
     new_wm := greatest(wm, date_bin(interval '1 hour', least(closed, wm + p_max_span), origin));
-    WITH taken AS (
-        DELETE FROM api_usage_rollup_dirty d WHERE d.hour < new_wm RETURNING d.hour
+    -- Dirty hours inside [wm, new_wm) are rebuilt by the range anyway; below wm, at most
+    -- p_max_dirty per run (newest first), so a mass delete cannot hold inserts for long. The
+    -- rest stay dirty, which readers answer from raw rows meanwhile.
+    DELETE FROM api_usage_rollup_dirty d WHERE d.hour >= wm AND d.hour < new_wm;
+    WITH picked AS (
+        SELECT d.hour FROM api_usage_rollup_dirty d WHERE d.hour < wm
+        ORDER BY d.hour DESC LIMIT p_max_dirty
+    ), taken AS (
+        DELETE FROM api_usage_rollup_dirty d USING picked p WHERE d.hour = p.hour
+        RETURNING d.hour
     )
-    SELECT coalesce(array_agg(t.hour ORDER BY t.hour), '{}') INTO dirty
-    FROM taken t WHERE t.hour < wm;
+    SELECT coalesce(array_agg(t.hour ORDER BY t.hour), '{}') INTO dirty FROM taken t;
 
     DELETE FROM api_usage_hourly r
     WHERE (r.bucket >= wm AND r.bucket < new_wm) OR r.bucket = ANY (dirty);
@@ -932,10 +945,10 @@ CREATE POLICY api_usage_logs_owner_read ON api_usage_logs FOR SELECT TO CURRENT_
     USING (true);
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON api_usage_hourly FROM application_user, admin_user;
 REVOKE ALL ON api_usage_rollup_state, api_usage_rollup_dirty FROM application_user, admin_user;
-REVOKE EXECUTE ON FUNCTION usage_rollup_refresh(interval) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION usage_rollup_refresh(interval, integer) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION usage_rollup_status(timestamptz, timestamptz) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION api_usage_mark_dirty() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION usage_rollup_refresh(interval) TO application_user, admin_user;
+GRANT EXECUTE ON FUNCTION usage_rollup_refresh(interval, integer) TO application_user, admin_user;
 GRANT EXECUTE ON FUNCTION usage_rollup_status(timestamptz, timestamptz)
     TO application_user, admin_user;
 """
@@ -1150,7 +1163,7 @@ def downgrade() -> None:
     op.execute("DROP TABLE IF EXISTS api_usage_rollup_dirty, api_usage_rollup_state")
     for signature in (
         "usage_rollup_status(timestamptz, timestamptz)",
-        "usage_rollup_refresh(interval)",
+        "usage_rollup_refresh(interval, integer)",
         "api_usage_mark_dirty()",
         "query_stats(text, integer)",
         "ts_apply_retention(text, interval)",

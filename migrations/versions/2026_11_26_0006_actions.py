@@ -96,11 +96,10 @@ def downgrade() -> None:
     op.execute("ALTER TABLE actions DROP CONSTRAINT ck_actions_status")
     op.execute("ALTER TABLE actions DROP CONSTRAINT ck_actions_operation")
     op.execute("UPDATE actions SET status = 'executing' WHERE status = 'running'")
-    op.execute("UPDATE actions SET status = 'executed' WHERE status IN ('done', 'partially_failed')")
     op.execute(
-        "DELETE FROM actions WHERE operation NOT IN "
-        f"({_in(OLD_OPERATIONS)})"
+        "UPDATE actions SET status = 'executed' WHERE status IN ('done', 'partially_failed')"
     )
+    op.execute(f"DELETE FROM actions WHERE operation NOT IN ({_in(OLD_OPERATIONS)})")
     op.execute(
         f"ALTER TABLE actions ADD CONSTRAINT ck_actions_status CHECK (status IN ({_in(OLD_STATUSES)}))"
     )

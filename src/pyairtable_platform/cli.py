@@ -107,7 +107,10 @@ def _app_database_url() -> str:
 
 @app.command()
 def seed() -> None:
-    """Create the demo user, workspace and sandbox base "Product Launch" (idempotent)."""
+    """Create the demo user, workspace, sandbox base "Product Launch" and the workspace's
+    sandbox connection (idempotent)."""
+    from pyairtable_platform.core.airtable.connections import ensure_sandbox_connection
+    from pyairtable_platform.core.config import CoreSettings
     from pyairtable_platform.core.sandbox.seed import DEMO_BASE_NAME, seed_sandbox_demo
     from pyairtable_platform.core.seed import DEMO_EMAIL, seed_demo
     from pyairtable_platform.kit.db import create_engine, create_session_factory
@@ -118,14 +121,35 @@ def seed() -> None:
             factory = create_session_factory(engine)
             result = await seed_demo(factory)
             base_id, base_created = await seed_sandbox_demo(factory, result.workspace_id)
+            _, connected = await ensure_sandbox_connection(
+                factory,
+                CoreSettings().secret_box(),
+                result.workspace_id,
+                result.user_id,
+                base=(base_id, DEMO_BASE_NAME),
+            )
         finally:
             await engine.dispose()
         verb = "created" if result.created else "already present"
         typer.echo(f"demo workspace {verb}: {DEMO_EMAIL} (workspace {result.workspace_id})")
         verb = "created" if base_created else "already present"
         typer.echo(f"sandbox base {verb}: {DEMO_BASE_NAME} ({base_id})")
+        verb = "created" if connected else "already present"
+        typer.echo(f"sandbox connection {verb} (the mirror syncs the base in the background)")
 
     asyncio.run(run())
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(help="jobs run at once")] = None,
+) -> None:
+    """Run the job worker (mirror sync, retention...) as its own process. Core runs one
+    inside itself unless CORE_WITH_WORKER=false."""
+    from pyairtable_platform.core.config import CoreSettings
+    from pyairtable_platform.core.jobs import run_worker
+
+    asyncio.run(run_worker(CoreSettings(), concurrency=concurrency))
 
 
 @app.command("db-url")
@@ -270,8 +294,10 @@ def mcp_stdio(
     from pyairtable_platform.core.mcp.stdio import relay
 
     if not api_key:
-        _fail("an API key is needed: --api-key pap_... (or PAP_API_KEY); create one with "
-              "`pyairtable-platform api-key create`")
+        _fail(
+            "an API key is needed: --api-key pap_... (or PAP_API_KEY); create one with "
+            "`pyairtable-platform api-key create`"
+        )
         return
     anyio.run(relay, url, api_key)
 

@@ -126,7 +126,7 @@ def parse_sse(raw: str) -> list[Sse]:
 def owner_rows(infra: Infra, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     """Rows read as the superuser (RLS does not apply), to check what the service stored."""
     with psycopg.connect(infra.superuser_url, dbname=infra.database) as conn:
-        return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+        return conn.execute(sql, params).fetchall()
 
 
 def new_id() -> str:

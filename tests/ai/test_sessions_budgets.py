@@ -93,7 +93,8 @@ async def test_without_a_provider_chat_answers_503_saying_what_to_set(
         "SELECT api_key_encrypted FROM ai_provider_settings WHERE workspace_id = %s",
         fresh_tenant.workspace_id,
     )
-    assert stored and stored[0][0].startswith("v1.")
+    assert stored
+    assert stored[0][0].startswith("v1.")
     assert "sk-test" not in stored[0][0]
 
 

@@ -138,6 +138,10 @@ FACTORIES: dict[str, Factory] = {
         "fields": Jsonb({"Name": "Acme"}),
         "primary_value": "Acme",
     },
+    "public.airtable_search_words": lambda su, t: {
+        "workspace_id": t.workspace_id,
+        "word": f"word{_rand()}",
+    },
     "public.actions": lambda su, t: {
         "workspace_id": t.workspace_id,
         "user_id": t.user_id,

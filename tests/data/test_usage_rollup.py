@@ -310,3 +310,33 @@ async def test_retention_removes_rolled_up_hours_with_the_raw_rows_they_came_fro
     assert min(kept_before) < datetime.now(UTC) - timedelta(days=30), "control: an old hour"
     assert min(kept_after) > datetime.now(UTC) - timedelta(days=31)
     assert combined == raw
+
+
+async def test_a_refresh_fixes_at_most_max_dirty_hours_and_answers_stay_exact(
+    ts_db: Database,
+) -> None:
+    tenant = fresh_tenant(ts_db, "D")
+    rng = random.Random(13)
+    async with app_factory(ts_db) as factory:
+        await insert(factory, tenant, random_rows(rng, tenant, 50))
+        await refresh(factory)
+        base = (datetime.now(UTC) - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+        late = random_rows(rng, tenant, 5)
+        for i, row in enumerate(late):
+            row["at"] = base + i * H + timedelta(minutes=1)
+        await insert(factory, tenant, late)
+        partial = await refresh_usage_rollup(factory, max_span=timedelta(days=400), max_dirty=2)
+        window: dict[str, Any] = {
+            "start": base - timedelta(days=1),
+            "end": datetime.now(UTC) + H,
+            "granularity": "hour",
+            "by": "tool",
+        }
+        combined, raw, status = await both_answers(factory, tenant, **window)
+        still_dirty = [h for h in status.dirty_hours if base <= h < base + 5 * H]
+        assert combined == raw
+        await refresh(factory)
+        _, _, after = await both_answers(factory, tenant, **window)
+    assert partial.dirty_hours == 2
+    assert still_dirty == [base, base + H, base + 2 * H]  # newest first were fixed
+    assert [h for h in after.dirty_hours if base <= h < base + 5 * H] == []

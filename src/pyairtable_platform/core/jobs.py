@@ -51,7 +51,7 @@ _module_blueprints_taken = False
 
 
 def create_job_app(database_url: str) -> procrastinate.App:
-    global _module_blueprints_taken
+    global _module_blueprints_taken  # noqa: PLW0603 - once per process, see above
     connector = procrastinate.PsycopgConnector(
         conninfo=plain_url(database_url), min_size=1, max_size=4
     )
@@ -100,3 +100,36 @@ async def jobs_extension(app: FastAPI, resources: Resources) -> AsyncIterator[No
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+
+
+async def run_worker(settings: CoreSettings, *, concurrency: int | None = None) -> None:
+    """``pyairtable-platform worker``: the job worker as its own process (same image)."""
+    from pyairtable_platform.core.airtable.deps import build_airtable_deps
+    from pyairtable_platform.kit.db import create_engine, create_session_factory
+    from pyairtable_platform.kit.http import create_http_client
+    from pyairtable_platform.kit.redis import create_redis
+
+    engine = create_engine(settings.database_url.get_secret_value(), pool_size=4)
+    redis = create_redis(settings.redis_url)
+    http = create_http_client()
+    resources = Resources(
+        settings=settings,
+        redis=redis,
+        http=http,
+        engine=engine,
+        session_factory=create_session_factory(engine),
+    )
+    deps = build_airtable_deps(settings, resources)
+    resources.extras["airtable"] = deps
+    jobs = create_job_app(settings.database_url.get_secret_value())
+    deps.jobs = jobs
+    try:
+        async with jobs.open_async():
+            options = worker_options(resources, concurrency or JobSettings().worker_concurrency)
+            options["install_signal_handlers"] = True
+            await jobs.run_worker_async(**options)
+    finally:
+        await deps.clients.aclose()
+        await http.aclose()
+        await redis.aclose()
+        await engine.dispose()

@@ -26,6 +26,14 @@ EXTENSIONS: dict[str, bool] = {
     "timescaledb": True,
 }
 
+# The functions behind tsvector @@ tsquery and pg_trgm's %, <% and %> (see below).
+LEAKPROOF_FUNCTIONS = (
+    "ts_match_vq(tsvector, tsquery)",
+    "similarity_op(text, text)",
+    "word_similarity_op(text, text)",
+    "word_similarity_commutator_op(text, text)",
+)
+
 
 def _ensure_role(cur: psycopg.Cursor[object], name: str, password: str, attrs: str) -> None:
     cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
@@ -74,6 +82,15 @@ def bootstrap_database(superuser_url: str, credentials: Credentials, database: s
                 continue
             cur.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(ext)))
             installed.append(ext)
+        # Search runs under row-level security, where PostgreSQL uses an index only for
+        # operators marked LEAKPROOF; the full-text and trigram match operators are not
+        # (by default), which turns every search into a scan of the workspace's rows.
+        # Why they are safe to mark: docs/decisions/0006-search-under-rls.md.
+        for function in LEAKPROOF_FUNCTIONS:
+            cur.execute("SELECT to_regprocedure(%s) IS NOT NULL", (function,))
+            found = cur.fetchone()
+            if found and found[0]:
+                cur.execute(sql.SQL("ALTER FUNCTION {} LEAKPROOF").format(sql.SQL(function)))
         cur.execute("ALTER SCHEMA public OWNER TO pap_owner")
         cur.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
         cur.execute(

@@ -65,7 +65,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             )
             yield
         finally:
-            await client.aclose()
+            await client.close()
 
     app = create_service_app(
         service="gateway",

@@ -72,10 +72,8 @@ class GatewaySettings(ServiceSettings):
     # chunks, so it must outlast an LLM thinking between SSE events.
     upstream_connect_timeout_seconds: float = 3.0
     upstream_read_timeout_seconds: float = 300.0
-    upstream_write_timeout_seconds: float = 60.0
     upstream_pool_timeout_seconds: float = 5.0
     upstream_max_connections: int = 512
-    upstream_max_keepalive: int = 256
 
     # Rate limits, shared by every gateway replica through Redis.
     rate_limit_enabled: bool = True

@@ -3,7 +3,9 @@ core or ai, and streams the answer back.
 
 It is a plain ASGI route (no FastAPI dependency injection, no request/response models):
 the gateway's budget is p95 < 100 ms at 1,000 concurrent users on two cores, and every
-microsecond here is paid on every API call.
+microsecond here is paid on every API call. The upstream client is aiohttp rather than
+httpx: httpx/httpcore cost several times the CPU per proxied request, and its pool scans
+every connection on every request (docs/decisions/0005-gateway.md).
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
+from yarl import URL
 
 from pyairtable_platform.gateway.auth import Authenticator, Identity
 from pyairtable_platform.gateway.config import GatewaySettings, Rate
@@ -70,9 +73,9 @@ _DROP_REQUEST = _HOP_BY_HOP | {
 }
 # uvicorn writes its own Date; the observability middleware adds X-Request-ID.
 _DROP_RESPONSE = _HOP_BY_HOP | {b"date", b"server", b"x-request-id"}
-# Headers httpx adds by default that the caller did not send: removed so the upstream
-# sees what the caller sent (above all, no Accept-Encoding the caller cannot decode).
-_HTTPX_DEFAULTS = ("accept", "accept-encoding", "user-agent")
+# Headers aiohttp would add on the caller's behalf: the upstream must see what the caller
+# sent (above all, no Accept-Encoding the caller cannot decode).
+_NO_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 # Answers up to this size are read whole and sent in one ASGI message.
 _SMALL_BODY = 64 * 1024
 
@@ -96,22 +99,37 @@ class Upstreams:
         return self.core if target.upstream == "core" else self.ai
 
 
-def create_upstream_client(settings: GatewaySettings) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(
-            connect=settings.upstream_connect_timeout_seconds,
-            read=settings.upstream_read_timeout_seconds,
-            write=settings.upstream_write_timeout_seconds,
-            pool=settings.upstream_pool_timeout_seconds,
-        ),
-        limits=httpx.Limits(
-            max_connections=settings.upstream_max_connections,
-            max_keepalive_connections=settings.upstream_max_keepalive,
-            keepalive_expiry=30,
-        ),
-        follow_redirects=False,
+def create_upstream_client(settings: GatewaySettings) -> aiohttp.ClientSession:
+    """Must be called inside the running event loop (the gateway's lifespan)."""
+    connector = aiohttp.TCPConnector(
+        limit=settings.upstream_max_connections,
+        keepalive_timeout=30,
+        ttl_dns_cache=300,
+    )
+    timeout = aiohttp.ClientTimeout(
+        total=None,
+        # Waiting for a pooled connection plus establishing a new one.
+        connect=settings.upstream_pool_timeout_seconds + settings.upstream_connect_timeout_seconds,
+        sock_connect=settings.upstream_connect_timeout_seconds,
+        sock_read=settings.upstream_read_timeout_seconds,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        auto_decompress=False,
+        skip_auto_headers=_NO_AUTO_HEADERS,
+        cookie_jar=aiohttp.DummyCookieJar(),
         trust_env=False,
     )
+
+
+@dataclass
+class _BodyState:
+    """What happened to the caller's body while aiohttp sent it upstream (aiohttp wraps
+    exceptions raised by the body iterator, so the iterator records them here)."""
+
+    too_large: bool = False
+    disconnected: bool = False
 
 
 class Proxy:
@@ -120,7 +138,7 @@ class Proxy:
     def __init__(
         self,
         settings: GatewaySettings,
-        client: httpx.AsyncClient,
+        client: aiohttp.ClientSession,
         authenticator: Authenticator,
         limiter: RateLimiter,
     ) -> None:
@@ -151,25 +169,26 @@ class Proxy:
             self.settings.max_upload_body_bytes,
         )
         has_body = _check_declared_length(headers, limit)
-        request = self._build_request(scope, target, headers, receive if has_body else None, limit)
+        state = _BodyState()
         try:
-            response = await self.client.send(request, stream=True)
-        except BodyTooLarge:
-            raise PayloadTooLarge(_too_large(limit)) from None
-        except httpx.TimeoutException as exc:
-            raise UpstreamTimeout(
-                f"{target.upstream} did not answer in time ({type(exc).__name__})"
-            ) from None
-        except httpx.TransportError as exc:
-            raise UpstreamError(
-                f"{target.upstream} is unreachable ({type(exc).__name__})"
-            ) from None
-        except ClientDisconnected:
-            return
+            response = await self.client.request(
+                scope["method"],
+                self._url(scope, target),
+                headers=_forward_headers(scope, headers),
+                data=_request_body(receive, limit, state) if has_body else None,
+                allow_redirects=False,
+                compress=None,
+            )
+        except (aiohttp.ClientError, TimeoutError, ClientDisconnected, BodyTooLarge) as exc:
+            if state.too_large:
+                raise PayloadTooLarge(_too_large(limit)) from None
+            if state.disconnected:
+                return
+            raise _upstream_error(target, exc) from None
         try:
-            await self._relay(response, receive, send, decision)
+            await self._relay(response, receive, send, decision, target)
         finally:
-            await response.aclose()
+            response.release()
 
     async def _authenticate(self, headers: list[tuple[bytes, bytes]]) -> Identity:
         try:
@@ -210,87 +229,82 @@ class Proxy:
             raise error
         return decision
 
-    def _build_request(
-        self,
-        scope: Scope,
-        target: Target,
-        headers: list[tuple[bytes, bytes]],
-        receive: Receive | None,
-        limit: int,
-    ) -> httpx.Request:
-        forward: list[tuple[bytes, bytes]] = []
-        connection_listed: set[bytes] = set()
-        host = b""
-        sent_defaults: set[str] = set()
-        for name, value in headers:
-            if name == b"connection":
-                connection_listed.update(t.strip().lower() for t in value.split(b","))
-            elif name == b"host":
-                host = value
-            if name in _DROP_REQUEST:
-                continue
-            if name in (b"accept", b"accept-encoding", b"user-agent"):
-                sent_defaults.add(name.decode())
-            forward.append((name, value))
-        if connection_listed:
-            forward = [(n, v) for n, v in forward if n not in connection_listed]
-        client = scope.get("client")
-        forward.append((b"x-forwarded-for", (client[0] if client else "unknown").encode()))
-        forward.append((b"x-forwarded-proto", scope.get("scheme", "http").encode()))
-        if host:
-            forward.append((b"x-forwarded-host", host))
-        for key, text in outgoing_headers().items():
-            forward.append((key.encode(), text.encode()))
-
+    def _url(self, scope: Scope, target: Target) -> URL:
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         url = self.upstreams.base(target) + raw_path.decode("latin-1")
         query: bytes = scope.get("query_string", b"")
         if query:
             url += "?" + query.decode("latin-1")
-        content = _request_body(receive, limit) if receive is not None else None
-        request = self.client.build_request(scope["method"], url, headers=forward, content=content)
-        for default in _HTTPX_DEFAULTS:
-            if default not in sent_defaults:
-                del request.headers[default]
-        return request
+        # encoded=True: forward the caller's percent-encoding byte for byte.
+        return URL(url, encoded=True)
 
     async def _relay(
         self,
-        response: httpx.Response,
+        response: aiohttp.ClientResponse,
         receive: Receive,
         send: Send,
         decision: Decision | None,
+        target: Target,
     ) -> None:
-        out = [(k.lower(), v) for k, v in response.headers.raw if k.lower() not in _DROP_RESPONSE]
+        out = [
+            (name.lower(), value)
+            for name, value in response.raw_headers
+            if name.lower() not in _DROP_RESPONSE
+        ]
         if decision is not None:
             out.extend(decision.headers())
-        length = response.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) <= _SMALL_BODY:
+        length = response.content_length
+        start = {"type": "http.response.start", "status": response.status, "headers": out}
+        if length is not None and length <= _SMALL_BODY:
             try:
-                body = await response.aread()
-            except httpx.TransportError as exc:
-                raise _map_upstream_error(exc) from None
-            await send(
-                {"type": "http.response.start", "status": response.status_code, "headers": out}
-            )
+                body = await response.read()
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise _upstream_error(target, exc) from None
+            await send(start)
             await send({"type": "http.response.body", "body": body, "more_body": False})
             return
-        await send({"type": "http.response.start", "status": response.status_code, "headers": out})
+        await send(start)
         await _stream_until_disconnect(response, receive, send)
 
 
-def _map_upstream_error(exc: httpx.TransportError) -> Exception:
-    if isinstance(exc, httpx.TimeoutException):
-        return UpstreamTimeout(f"upstream stopped answering ({type(exc).__name__})")
-    return UpstreamError(f"upstream failed mid-answer ({type(exc).__name__})")
+def _forward_headers(scope: Scope, headers: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    forward: list[tuple[str, str]] = []
+    connection_listed: set[str] = set()
+    host = ""
+    for raw_name, raw_value in headers:
+        if raw_name == b"connection":
+            connection_listed.update(
+                t.strip().lower() for t in raw_value.decode("latin-1").split(",")
+            )
+        elif raw_name == b"host":
+            host = raw_value.decode("latin-1")
+        if raw_name not in _DROP_REQUEST:
+            forward.append((raw_name.decode("latin-1"), raw_value.decode("latin-1")))
+    if connection_listed:
+        forward = [(n, v) for n, v in forward if n not in connection_listed]
+    client = scope.get("client")
+    forward.append(("x-forwarded-for", client[0] if client else "unknown"))
+    forward.append(("x-forwarded-proto", scope.get("scheme", "http")))
+    if host:
+        forward.append(("x-forwarded-host", host))
+    forward.extend(outgoing_headers().items())
+    return forward
 
 
-async def _stream_until_disconnect(response: httpx.Response, receive: Receive, send: Send) -> None:
+def _upstream_error(target: Target, exc: BaseException) -> Exception:
+    if isinstance(exc, TimeoutError):  # aiohttp's timeouts subclass it
+        return UpstreamTimeout(f"{target.upstream} did not answer in time ({type(exc).__name__})")
+    return UpstreamError(f"{target.upstream} is unreachable ({type(exc).__name__})")
+
+
+async def _stream_until_disconnect(
+    response: aiohttp.ClientResponse, receive: Receive, send: Send
+) -> None:
     """Pump the upstream body to the client; stop (and close the upstream) as soon as the
     client goes away, or a finished SSE consumer would leave an LLM stream running."""
 
     async def pump() -> None:
-        async for chunk in response.aiter_raw():
+        async for chunk in response.content.iter_any():
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
@@ -309,8 +323,11 @@ async def _stream_until_disconnect(response: httpx.Response, receive: Receive, s
             if not task.done():
                 task.cancel()
         await asyncio.gather(pump_task, watch_task, return_exceptions=True)
-    if pump_task in done and (error := pump_task.exception()) is not None:
+    if watch_task in done:
+        response.close()  # the caller left: never pool a half-read connection
+    elif (error := pump_task.exception()) is not None:
         # The status line is already out; all we can do is cut the connection short.
+        response.close()
         logger.warning("upstream stream failed: %s: %s", type(error).__name__, error)
 
 
@@ -334,16 +351,18 @@ def _check_declared_length(headers: list[tuple[bytes, bytes]], limit: int) -> bo
     return has_body
 
 
-async def _request_body(receive: Receive, limit: int) -> AsyncIterator[bytes]:
+async def _request_body(receive: Receive, limit: int, state: _BodyState) -> AsyncIterator[bytes]:
     """The caller's body as it arrives, counted so a chunked upload cannot pass the limit."""
     received = 0
     while True:
         message: dict[str, Any] = dict(await receive())
         if message["type"] == "http.disconnect":
+            state.disconnected = True
             raise ClientDisconnected
         chunk: bytes = message.get("body", b"")
         received += len(chunk)
         if received > limit:
+            state.too_large = True
             raise BodyTooLarge
         if chunk:
             yield chunk

@@ -15,7 +15,9 @@ from tests.core.airtable.platform import World, http, platform_core, sync, world
 __all__ = ["http", "platform_core", "world"]
 
 
-def _aggregate(http: httpx.Client, world: World, table: str, body: dict[str, Any]) -> dict[str, Any]:
+def _aggregate(
+    http: httpx.Client, world: World, table: str, body: dict[str, Any]
+) -> dict[str, Any]:
     response = http.post(world.path(f"/tables/{table}/aggregate"), json=body, headers=world.headers)
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
@@ -94,14 +96,14 @@ def test_grouped_and_filtered_aggregates_equal_brute_force(
         http, world, "Tasks", {"filters": [{"field": "Tags", "op": "eq", "value": "web"}]}
     )
     assert tagged["total_records"] == sum(1 for t in tasks if "web" in t.get("Tags", []))
-    empty = _aggregate(http, world, "Tasks", {"filters": [{"field": "Done", "op": "eq", "value": False}]})
+    empty = _aggregate(
+        http, world, "Tasks", {"filters": [{"field": "Done", "op": "eq", "value": False}]}
+    )
     assert empty["total_records"] == sum(1 for t in tasks if not t.get("Done"))
 
 
 def test_aggregate_bad_input(http: httpx.Client, world: World) -> None:
-    not_synced = http.post(
-        world.path("/tables/Deals/aggregate"), json={}, headers=world.headers
-    )
+    not_synced = http.post(world.path("/tables/Deals/aggregate"), json={}, headers=world.headers)
     assert_error(not_synced, 404, "base_not_found")
     sync(http, world)
     field = http.post(

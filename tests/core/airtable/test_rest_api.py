@@ -5,6 +5,7 @@ what bad input gets."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 import psycopg
@@ -24,7 +25,7 @@ from tests.core.airtable.platform import (
 __all__ = ["http", "platform_core", "world"]
 
 
-def _records(http: httpx.Client, world: World, table: str, **params: object) -> httpx.Response:
+def _records(http: httpx.Client, world: World, table: str, **params: Any) -> httpx.Response:
     return http.get(world.path(f"/tables/{table}/records"), params=params, headers=world.headers)
 
 
@@ -35,11 +36,14 @@ def test_connections_list_test_rotate_and_remove(http: httpx.Client, world: Worl
     listed = http.get("/api/v1/airtable/connections", headers=world.headers)
     assert listed.status_code == 200, listed.text
     [conn] = listed.json()
-    assert conn["kind"] == "sandbox" and conn["status"] == "active"
-    assert conn["token_hint"].startswith("…") and "token" not in conn
+    assert conn["kind"] == "sandbox"
+    assert conn["status"] == "active"
+    assert conn["token_hint"].startswith("…")
+    assert "token" not in conn
 
     tested = http.post(f"/api/v1/airtable/connections/{conn['id']}/test", headers=world.headers)
-    assert tested.status_code == 200 and tested.json()["ok"] is True
+    assert tested.status_code == 200
+    assert tested.json()["ok"] is True
 
     rotated = http.post(f"/api/v1/airtable/connections/{conn['id']}/rotate", headers=world.headers)
     assert rotated.status_code == 200, rotated.text
@@ -61,7 +65,9 @@ def test_a_token_airtable_rejects_is_not_stored(http: httpx.Client, world: World
     )
     body = assert_error(response, 422)
     assert "rejected" in body["detail"]
-    names = [c["name"] for c in http.get("/api/v1/airtable/connections", headers=world.headers).json()]
+    names = [
+        c["name"] for c in http.get("/api/v1/airtable/connections", headers=world.headers).json()
+    ]
     assert names == ["Sandbox"]
 
 
@@ -81,7 +87,8 @@ def test_a_token_given_by_the_user_is_validated_and_encrypted_at_rest(
             "SELECT token_encrypted FROM airtable_connections WHERE id = %s",
             (response.json()["id"],),
         ).fetchone()
-    assert stored is not None and token not in stored[0]
+    assert stored is not None
+    assert token not in stored[0]
 
 
 # ----- reads, writes, cache -------------------------------------------------------------
@@ -89,17 +96,22 @@ def test_a_token_given_by_the_user_is_validated_and_encrypted_at_rest(
 
 def test_writes_of_any_size_report_each_record(http: httpx.Client, world: World) -> None:
     records = [{"fields": {"Name": f"Bulk {n}", "Email": f"b{n}@example.com"}} for n in range(23)]
-    created = http.post(world.path("/tables/Team/records"), json={"records": records}, headers=world.headers)
+    created = http.post(
+        world.path("/tables/Team/records"), json={"records": records}, headers=world.headers
+    )
     assert created.status_code == 201, created.text
     body = created.json()
-    assert len(body["succeeded"]) == 23 and body["failed"] == []
+    assert len(body["succeeded"]) == 23
+    assert body["failed"] == []
     ids = [r["id"] for r in body["succeeded"]]
 
     # The third chunk (records 20..22) names an unknown field: the first two chunks are
     # written, the rest is reported per record.
     updates = [{"id": i, "fields": {"Name": f"Renamed {n}"}} for n, i in enumerate(ids)]
     updates[21]["fields"] = {"Nmae": "typo"}
-    patched = http.patch(world.path("/tables/Team/records"), json={"records": updates}, headers=world.headers)
+    patched = http.patch(
+        world.path("/tables/Team/records"), json={"records": updates}, headers=world.headers
+    )
     assert patched.status_code == 207, patched.text
     outcome = patched.json()
     assert len(outcome["succeeded"]) == 20
@@ -107,13 +119,15 @@ def test_writes_of_any_size_report_each_record(http: httpx.Client, world: World)
     assert {f["error"] for f in outcome["failed"]} == {"airtable_unknown_field"}
     assert outcome["failed"][1]["id"] == ids[21]
 
-    deleted = http.post(world.path("/tables/Team/records/delete"), json={"ids": ids}, headers=world.headers)
+    deleted = http.post(
+        world.path("/tables/Team/records/delete"), json={"ids": ids}, headers=world.headers
+    )
     assert deleted.status_code == 200, deleted.text
     assert len(deleted.json()["succeeded"]) == 23
 
 
 def test_upsert_replace_and_single_record_routes(http: httpx.Client, world: World) -> None:
-    body = {
+    body: dict[str, Any] = {
         "records": [{"fields": {"Name": "Upsert A", "Email": "ua@example.com"}}],
         "fieldsToMergeOn": ["Email"],
     }
@@ -125,16 +139,18 @@ def test_upsert_replace_and_single_record_routes(http: httpx.Client, world: Worl
     assert second.json()["updated_ids"] == first.json()["created_ids"]
     rid = second.json()["updated_ids"][0]
 
-    put = http.put(world.path(f"/tables/Team/records/{rid}"), json={"fields": {"Name": "Only"}}, headers=world.headers)
+    put = http.put(
+        world.path(f"/tables/Team/records/{rid}"),
+        json={"fields": {"Name": "Only"}},
+        headers=world.headers,
+    )
     assert put.status_code == 200, put.text
-    assert put.json()["fields"] == {"Name": "Only"} | {
-        k: v for k, v in put.json()["fields"].items() if k not in ("Name", "Email")
-    }
     assert "Email" not in put.json()["fields"]
     got = http.get(world.path(f"/tables/Team/records/{rid}"), headers=world.headers)
     assert got.json()["fields"]["Name"] == "Only"
     gone = http.delete(world.path(f"/tables/Team/records/{rid}"), headers=world.headers)
-    assert gone.status_code == 200 and gone.json()["deleted"] is True
+    assert gone.status_code == 200
+    assert gone.json()["deleted"] is True
 
 
 def test_a_write_through_the_platform_invalidates_the_cached_pages(
@@ -168,7 +184,8 @@ def test_records_page_carries_the_exact_total_from_the_mirror(
     page = _records(http, world, "Tasks", pageSize=10).json()
     assert len(page["records"]) == 10
     assert page["total"] == len(world.api.table(world.base_id, "Tasks").all())
-    assert page["truncated"] is True and page["offset"]
+    assert page["truncated"] is True
+    assert page["offset"]
     filtered = _records(http, world, "Tasks", filterByFormula="{Status}='Done'").json()
     assert filtered["total"] is None
 
@@ -207,7 +224,8 @@ def test_comments_attachments_tables_and_fields(http: httpx.Client, world: World
     )
     assert attached.status_code == 200, attached.text
     urls = [a["url"] for a in attached.json()["fields"]["Attachments"]]
-    assert len(urls) == before + 1 and urls[-1] == "https://files.example.com/x.png"
+    assert len(urls) == before + 1
+    assert urls[-1] == "https://files.example.com/x.png"
 
     table = http.post(
         world.path("/tables"),
@@ -226,7 +244,8 @@ def test_comments_attachments_tables_and_fields(http: httpx.Client, world: World
         json={"name": "Severity"},
         headers=world.headers,
     )
-    assert renamed.status_code == 200 and renamed.json()["name"] == "Severity"
+    assert renamed.status_code == 200
+    assert renamed.json()["name"] == "Severity"
     schema = http.get(world.path("/schema"), headers=world.headers).json()
     risks = next(t for t in schema["tables"] if t["name"] == "Risks")
     assert [f["name"] for f in risks["fields"]] == ["Risk", "Severity"]
@@ -251,7 +270,9 @@ def test_a_viewer_reads_but_cannot_write(http: httpx.Client, world: World) -> No
     assert_error(write, 403, "forbidden")
     assert_error(http.post(world.path("/sync"), json={}, headers=viewer), 403)
     assert_error(
-        http.post("/api/v1/airtable/connections", json={"kind": "sandbox", "name": "X"}, headers=viewer),
+        http.post(
+            "/api/v1/airtable/connections", json={"kind": "sandbox", "name": "X"}, headers=viewer
+        ),
         403,
     )
     member = add_member(http, world, "member")
@@ -263,14 +284,16 @@ def test_a_viewer_reads_but_cannot_write(http: httpx.Client, world: World) -> No
     assert ok.status_code == 201, ok.text
     # Schema changes are for owners and admins.
     assert_error(
-        http.post(world.path("/tables"), json={"name": "T", "fields": [{"name": "A", "type": "singleLineText"}]}, headers=member),
+        http.post(
+            world.path("/tables"),
+            json={"name": "T", "fields": [{"name": "A", "type": "singleLineText"}]},
+            headers=member,
+        ),
         403,
     )
 
 
-def test_another_workspace_sees_no_base_and_no_connection(
-    http: httpx.Client, world: World
-) -> None:
+def test_another_workspace_sees_no_base_and_no_connection(http: httpx.Client, world: World) -> None:
     stranger = register(http)
     assert http.get("/api/v1/airtable/connections", headers=stranger.headers).json() == []
     schema = http.get(world.path("/schema"), headers=stranger.headers)
@@ -282,14 +305,17 @@ def test_another_workspace_sees_no_base_and_no_connection(
     )
     assert_error(http.get(world.path("/schema"), headers=stranger.headers), 404, "base_not_found")
     assert_error(
-        http.get(world.path("/tables/Team/records"), headers=stranger.headers), 404, "base_not_found"
+        http.get(world.path("/tables/Team/records"), headers=stranger.headers),
+        404,
+        "base_not_found",
     )
     foreign = http.post(
         f"/api/v1/airtable/connections/{world.connection_id}/test", headers=stranger.headers
     )
     assert_error(foreign, 404, "connection_not_found")
     search = http.get("/api/v1/search", params={"q": "launch"}, headers=stranger.headers)
-    assert search.status_code == 200 and search.json()["hits"] == []
+    assert search.status_code == 200
+    assert search.json()["hits"] == []
 
 
 # ----- bad input ------------------------------------------------------------------------
@@ -297,7 +323,8 @@ def test_another_workspace_sees_no_base_and_no_connection(
 
 def test_unknown_names_get_the_valid_ones(http: httpx.Client, world: World) -> None:
     table = assert_error(_records(http, world, "Taks"), 404, "table_not_found")
-    assert "Tasks" in table["detail"] and "Deals" in table["detail"]
+    assert "Tasks" in table["detail"]
+    assert "Deals" in table["detail"]
     field = assert_error(_records(http, world, "Tasks", sort="Stauts"), 422, "unknown_field")
     assert "Status" in field["detail"]
     base = assert_error(
@@ -310,7 +337,9 @@ def test_unknown_names_get_the_valid_ones(http: httpx.Client, world: World) -> N
 
 def test_an_invalid_formula_gets_airtables_reason(http: httpx.Client, world: World) -> None:
     body = assert_error(
-        _records(http, world, "Tasks", filterByFormula="NOPE({Status})"), 422, "airtable_invalid_formula"
+        _records(http, world, "Tasks", filterByFormula="NOPE({Status})"),
+        422,
+        "airtable_invalid_formula",
     )
     assert "NOPE" in body["detail"]
 
@@ -342,15 +371,24 @@ def test_airtable_down_is_503_while_the_mirror_still_answers(
     )
     assert fault.status_code in (200, 201, 204), fault.text
     try:
-        http.post("/api/v1/airtable/cache/invalidate", params={"base": world.base_id}, headers=world.headers)
+        http.post(
+            "/api/v1/airtable/cache/invalidate",
+            params={"base": world.base_id},
+            headers=world.headers,
+        )
         assert_error(_records(http, world, "Deals"), 503, "airtable_unavailable")
         aggregate = http.post(
-            world.path("/tables/Deals/aggregate"), json={"metrics": [{"op": "count"}]}, headers=world.headers
+            world.path("/tables/Deals/aggregate"),
+            json={"metrics": [{"op": "count"}]},
+            headers=world.headers,
         )
         assert aggregate.status_code == 200, aggregate.text
         freshness = aggregate.json()["freshness"]
-        assert freshness["source"] == "mirror" and freshness["age_seconds"] >= 0
-        search = http.get("/api/v1/search", params={"q": "launch", "base": world.base_id}, headers=world.headers)
+        assert freshness["source"] == "mirror"
+        assert freshness["age_seconds"] >= 0
+        search = http.get(
+            "/api/v1/search", params={"q": "launch", "base": world.base_id}, headers=world.headers
+        )
         assert search.status_code == 200, search.text
         assert search.json()["freshness"]["source"] == "mirror"
     finally:
@@ -363,10 +401,13 @@ def test_airtable_down_is_503_while_the_mirror_still_answers(
 
 def test_malformed_bodies_are_422_not_500(http: httpx.Client, world: World) -> None:
     assert_error(
-        http.post(world.path("/tables/Team/records"), json={"records": []}, headers=world.headers), 422
+        http.post(world.path("/tables/Team/records"), json={"records": []}, headers=world.headers),
+        422,
     )
     assert_error(
-        http.post(world.path("/tables/Team/records/delete"), json={"ids": ["nope"]}, headers=world.headers),
+        http.post(
+            world.path("/tables/Team/records/delete"), json={"ids": ["nope"]}, headers=world.headers
+        ),
         422,
     )
     assert_error(

@@ -17,13 +17,9 @@ def _search(http: httpx.Client, world: World, q: str, **params: str) -> dict:  #
     return response.json()  # type: ignore[no-any-return]
 
 
-def test_search_finds_lookup_and_linked_values_and_typos(
-    http: httpx.Client, world: World
-) -> None:
+def test_search_finds_lookup_and_linked_values_and_typos(http: httpx.Client, world: World) -> None:
     customers = world.api.table(world.base_id, "Customers")
-    customer = customers.create(
-        {"Company": "Quokkaworks", "Industry": "Zymurgy"}, typecast=True
-    )
+    customer = customers.create({"Company": "Quokkaworks", "Industry": "Zymurgy"}, typecast=True)
     deal = world.api.table(world.base_id, "Deals").create(
         {"Deal": "Barrel order", "Customer": [customer["id"]]}
     )
@@ -33,13 +29,16 @@ def test_search_finds_lookup_and_linked_values_and_typos(
     body = _search(http, world, "ZYMURGY", base=world.base_id, table="Deals")
     assert [h["record_id"] for h in body["hits"]] == [deal["id"]]
     hit = body["hits"][0]
-    assert hit["match"] == "fulltext" and "<mark>Zymurgy</mark>" in hit["snippet"]
-    assert hit["table_name"] == "Deals" and hit["synced_at"]
+    assert hit["match"] == "fulltext"
+    assert "<mark>Zymurgy</mark>" in hit["snippet"]
+    assert hit["table_name"] == "Deals"
+    assert hit["synced_at"]
     assert hit["link"].endswith(f"/{world.base_id}/{hit['table_id']}/{deal['id']}")
     assert hit["api_path"] == (
         f"/api/v1/airtable/bases/{world.base_id}/tables/{hit['table_id']}/records/{deal['id']}"
     )
-    assert body["freshness"]["source"] == "mirror" and body["freshness"]["age_seconds"] >= 0
+    assert body["freshness"]["source"] == "mirror"
+    assert body["freshness"]["age_seconds"] >= 0
 
     # The linked customer's name is searchable on the deal.
     linked = _search(http, world, "quokkaworks", base=world.base_id)
@@ -49,14 +48,13 @@ def test_search_finds_lookup_and_linked_values_and_typos(
 
     # A misspelled word: no full-text hit, the trigram pass finds it.
     typo = _search(http, world, "Quokaworks", base=world.base_id)
-    assert typo["hits"] and typo["hits"][0]["match"] == "fuzzy"
+    assert typo["hits"]
+    assert typo["hits"][0]["match"] == "fuzzy"
     assert customer["id"] in {h["record_id"] for h in typo["hits"]}
     assert "<mark>Quokkaworks</mark>" in typo["hits"][0]["snippet"]
 
 
-def test_search_sees_the_platforms_writes_without_a_sync(
-    http: httpx.Client, world: World
-) -> None:
+def test_search_sees_the_platforms_writes_without_a_sync(http: httpx.Client, world: World) -> None:
     sync(http, world)
     created = http.post(
         world.path("/tables/Customers/records"),
@@ -82,4 +80,5 @@ def test_search_filters_and_bad_input(http: httpx.Client, world: World) -> None:
     )
     assert "Deals" in assert_error(table, 404, "table_not_found")["detail"]
     only_tasks = _search(http, world, "launch", base=world.base_id, table="Tasks")
-    assert only_tasks["hits"] and {h["table_name"] for h in only_tasks["hits"]} == {"Tasks"}
+    assert only_tasks["hits"]
+    assert {h["table_name"] for h in only_tasks["hits"]} == {"Tasks"}

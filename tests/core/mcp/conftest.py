@@ -5,6 +5,7 @@ official MCP client over streamable HTTP against the running core (the ``stack``
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -24,9 +25,9 @@ from pyairtable import Api
 from pyairtable_platform.core.config import CoreSettings
 from pyairtable_platform.core.sandbox.admin import issue_cli_token
 from pyairtable_platform.core.sandbox.seed import DEMO_BASE_NAME, seed_sandbox_demo
+from pyairtable_platform.devinfra.local import free_port
 from pyairtable_platform.devinfra.throwaway import Infra
 from pyairtable_platform.kit.db import create_engine, create_session_factory
-from pyairtable_platform.devinfra.local import free_port
 from tests.support.servers import ThreadServer
 
 
@@ -102,7 +103,20 @@ def servers(service_env: dict[str, str]) -> Iterator[Servers]:
     from pyairtable_platform.gateway.config import GatewaySettings
 
     port = free_port()
-    core = ThreadServer(create_core(CoreSettings(port=port)), port=port).start()
+    # Airtable's 5 requests/s per base is the client's and the sandbox's business (tested in
+    # tests/core/airtable); here it would only make every write test wait. Read at start.
+    fast = {"CORE_AIRTABLE_RATE_PER_BASE": "1000", "CORE_AIRTABLE_RATE_PER_TOKEN": "10000"}
+    previous = {key: os.environ.get(key) for key in fast}
+    os.environ.update(fast)
+    try:
+        settings = CoreSettings(port=port, sandbox_rate_limit_enabled=False)
+        core = ThreadServer(create_core(settings), port=port).start()
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     gateway = ThreadServer(
         create_gateway(GatewaySettings(core_url=core.url, ai_url="http://127.0.0.1:9"))
     ).start()

@@ -43,7 +43,8 @@ async def test_list_tables_has_three_detail_levels(servers: Servers, tenant: Ten
         }
         assert set(ids["tables"][0]) == {"id", "name"}
         tasks = next(t for t in names["tables"] if t["name"] == "Tasks")
-        assert "Status" in tasks["fields"] and tasks["primary_field"] == "Task"
+        assert "Status" in tasks["fields"]
+        assert tasks["primary_field"] == "Task"
         tasks_full = next(t for t in full["tables"] if t["name"] == "Tasks")
         status = next(f for f in tasks_full["fields"] if f["name"] == "Status")
         assert status["choices"] == ["Todo", "In progress", "Blocked", "Done"]
@@ -72,13 +73,15 @@ async def test_unknown_table_and_field_errors_list_the_valid_names(
         message = error_text(
             await mcp.call_tool("describe_table", {"base_id": tenant.base_id, "table": "Taks"})
         )
-        assert "Tasks" in message and "Deals" in message
+        assert "Tasks" in message
+        assert "Deals" in message
         message = error_text(
             await mcp.call_tool(
                 "list_records", {"base_id": tenant.base_id, "table": "Tasks", "fields": ["Stauts"]}
             )
         )
-        assert "Stauts" in message and "Status" in message
+        assert "Stauts" in message
+        assert "Status" in message
 
 
 async def test_list_records_filters_sorts_projects_and_reports_total_and_truncation(
@@ -108,7 +111,8 @@ async def test_list_records_filters_sorts_projects_and_reports_total_and_truncat
             )
         )
         assert everything["total"] == 240
-        assert everything["truncated"] is True and everything["next_cursor"]
+        assert everything["truncated"] is True
+        assert everything["next_cursor"]
         assert everything["freshness"]["source"]
         more = payload(
             await mcp.call_tool(
@@ -161,7 +165,8 @@ async def test_get_record_expands_linked_records(
             )
         )
         customer = expanded["fields"]["Customer"][0]
-        assert customer["id"] == fields["Customer"][0] and customer["name"]
+        assert customer["id"] == fields["Customer"][0]
+        assert customer["name"]
 
 
 async def test_search_records_finds_text_with_a_typo_and_in_chosen_fields(
@@ -174,7 +179,8 @@ async def test_search_records_finds_text_with_a_typo_and_in_chosen_fields(
         exact = payload(
             await mcp.call_tool("search_records", {"query": word, "base_id": tenant.base_id})
         )
-        assert exact["hits"] and exact["freshness"]
+        assert exact["hits"]
+        assert exact["freshness"]
         typo = word[:-1] + ("x" if word[-1] != "x" else "y")
         fuzzy = payload(
             await mcp.call_tool("search_records", {"query": typo, "base_id": tenant.base_id})
@@ -191,9 +197,8 @@ async def test_search_records_finds_text_with_a_typo_and_in_chosen_fields(
                 },
             )
         )
-        assert chosen["records"] and all(
-            word.lower() in r["fields"]["Company"].lower() for r in chosen["records"]
-        )
+        assert chosen["records"]
+        assert all(word.lower() in r["fields"]["Company"].lower() for r in chosen["records"])
 
 
 async def test_aggregate_records_is_exact_over_the_whole_table(
@@ -251,5 +256,6 @@ async def test_analyze_find_duplicates_and_export(
                 {"base_id": tenant.base_id, "table": "Team", "fields": ["Name", "Email"]},
             )
         )
-        assert export["rows"] == 20 and export["file_id"]
+        assert export["rows"] == 20
+        assert export["file_id"]
         assert export["preview"].splitlines()[0] == "Record ID,Name,Email,Created Time"

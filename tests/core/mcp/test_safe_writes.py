@@ -36,9 +36,7 @@ def normal(records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return remap(stable(records), {})
 
 
-def differences(
-    left: dict[str, dict[str, Any]], right: dict[str, dict[str, Any]]
-) -> list[str]:
+def differences(left: dict[str, dict[str, Any]], right: dict[str, dict[str, Any]]) -> list[str]:
     """Field-level differences of two table snapshots (empty when they are the same)."""
     found = [f"{rid}: only on one side" for rid in set(left) ^ set(right)]
     for rid in set(left) & set(right):
@@ -105,11 +103,13 @@ async def test_preview_apply_revert_of_an_update_restores_the_table(
         reverted = payload(
             await mcp.call_tool("revert_action", {"action_id": preview["action_id"]})
         )
-        assert reverted["status"] == "done" and reverted["original_status"] == "reverted"
+        assert reverted["status"] == "done"
+        assert reverted["original_status"] == "reverted"
     assert normal(await sandbox.records("Tasks")) == normal(before)
 
     detail = await actions_log(servers, tenant, preview["action_id"])
-    assert detail["channel"] == "mcp" and detail["status"] == "reverted"
+    assert detail["channel"] == "mcp"
+    assert detail["status"] == "reverted"
     steps = [(row["operation"], row["status"]) for row in detail["audit"]]
     assert steps == [
         ("INSERT", "previewed"),
@@ -192,7 +192,8 @@ async def test_a_create_and_its_revert_leave_the_table_as_it_was(
             )
         )
         created = [r["id"] for r in applied["records"]]
-        assert len(created) == 2 and set(created) <= set(await sandbox.records("Feedback"))
+        assert len(created) == 2
+        assert set(created) <= set(await sandbox.records("Feedback"))
         payload(await mcp.call_tool("revert_action", {"action_id": preview["action_id"]}))
     assert normal(await sandbox.records("Feedback")) == normal(before)
 
@@ -216,7 +217,9 @@ async def test_a_revert_is_refused_when_the_record_changed_since(
         assert done["status"] == "done"
         await sandbox.update("Deals", target, {"Deal": "Renamed by a person"})
         message = error_text(await mcp.call_tool("revert_action", {"action_id": done["action_id"]}))
-        assert "revert_refused" in message and target in message and "Deal" in message
+        assert "revert_refused" in message
+        assert target in message
+        assert "Deal" in message
         listed = payload(await mcp.call_tool("list_actions", {"record_id": target}))
     assert (await sandbox.records("Deals"))[target]["Deal"] == "Renamed by a person"
     assert listed["actions"][0]["status"] == "done"
@@ -232,5 +235,6 @@ async def test_the_rest_action_log_lists_mcp_writes(servers: Servers, tenant: Te
         )
     assert answer.status_code == 200
     actions = answer.json()["actions"]
-    assert actions and all(a["channel"] == "mcp" for a in actions)
+    assert actions
+    assert all(a["channel"] == "mcp" for a in actions)
     assert {a["operation"] for a in actions} >= {"update", "revert"}

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.core.mcp.conftest import Servers
-from tests.core.mcp.conftest import Tenant, error_text, mcp_client, payload
+from tests.core.mcp.conftest import Servers, Tenant, error_text, mcp_client, payload
 
 TOOLS = {
     "list_bases": "read",
@@ -58,7 +57,8 @@ async def test_the_tool_list_has_every_tool_with_annotations_and_descriptions(
     assert set(TOOLS) <= set(tools), sorted(set(TOOLS) - set(tools))
     for name, kind in TOOLS.items():
         tool = tools[name]
-        assert tool.description and len(tool.description) > 40, name
+        assert tool.description, name
+        assert len(tool.description) > 40, name
         assert tool.annotations is not None, name
         assert tool.annotations.read_only_hint is (kind == "read"), name
         if kind == "destructive":

@@ -41,7 +41,7 @@ def mirrored(infra: Infra, world: World, table_name: str) -> dict[str, dict[str,
             " AND t.table_id = r.table_id WHERE r.base_id = %s AND t.name = %s",
             (world.base_id, table_name),
         ).fetchall()
-    return {rid: fields for rid, fields in rows}
+    return dict(rows)
 
 
 def upstream(world: World, table_name: str) -> dict[str, dict[str, Any]]:
@@ -55,12 +55,14 @@ def test_initial_sync_copies_every_table_with_progress(
     by_name = {t["name"]: t for t in status["tables"]}
     assert set(by_name) == {"Team", "Customers", "Deals", "Tasks", "Feedback"}
     for name, table in by_name.items():
-        assert table["done"] and table["synced_at"], table
+        assert table["done"], table
+        assert table["synced_at"], table
         assert mirrored(infra, world, name) == upstream(world, name)
         assert table["records"] == len(upstream(world, name))
     assert by_name["Tasks"]["pages_done"] == 3  # 240 records, 100 a page
     got = http.get(world.path("/sync"), headers=world.headers).json()
-    assert got["status"] == "ok" and got["last_synced_at"]
+    assert got["status"] == "ok"
+    assert got["last_synced_at"]
 
 
 def test_changes_behind_the_platforms_back_reach_the_mirror(
@@ -96,7 +98,9 @@ def test_renamed_fields_and_new_tables_follow_upstream_schema(
     score = schema.table("Feedback").field("Score")
     world.api.request(
         "PATCH",
-        world.api.build_url(f"meta/bases/{world.base_id}/tables/{schema.table('Feedback').id}/fields/{score.id}"),
+        world.api.build_url(
+            f"meta/bases/{world.base_id}/tables/{schema.table('Feedback').id}/fields/{score.id}"
+        ),
         json={"name": "Rating score"},
     )
     sync(http, world)
@@ -127,9 +131,7 @@ def test_the_platforms_own_writes_reach_the_mirror_at_once(
     assert rid not in mirrored(infra, world, "Customers")
 
 
-def test_a_queued_sync_job_runs_in_the_worker_inside_core(
-    http: httpx.Client, infra: Infra
-) -> None:
+def test_a_queued_sync_job_runs_in_the_worker_inside_core(http: httpx.Client, infra: Infra) -> None:
     port = free_port()
     previous = os.environ.get("CORE_WITH_WORKER")
     os.environ["CORE_WITH_WORKER"] = "true"

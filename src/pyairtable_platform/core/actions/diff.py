@@ -28,7 +28,7 @@ COMPUTED_TYPES = frozenset(
 
 
 def show(value: Any) -> str:
-    if value is None or value == [] or value == "":
+    if value is None or value in ([], ""):
         return "(empty)"
     if isinstance(value, list):
         parts = [
@@ -82,7 +82,11 @@ def summarize(
         "upsert": f"Upsert {n} {noun} in {table}",
         "revert": f"Revert {n} {noun} in {table}",
     }.get(operation, f"{operation.replace('_', ' ').capitalize()} in {table}")
-    lines = [head + (f" ({extra})" if extra else "") + ":" if diff else head + (f" ({extra})" if extra else "")]
+    lines = [
+        head + (f" ({extra})" if extra else "") + ":"
+        if diff
+        else head + (f" ({extra})" if extra else "")
+    ]
     for item in diff[:MAX_LINES]:
         rid = item.get("id")
         label = rid or "new record"

@@ -44,6 +44,8 @@ class Outcome:
     result: dict[str, Any]
     error: str | None = None
     table_id: str | None = None
+    # The upstream failure itself (not stored): REST callers re-raise it with its status.
+    exception: PlatformError | None = None
 
 
 def writable_fields(table: TableSchema) -> set[str]:
@@ -71,7 +73,9 @@ def check_fields(table: TableSchema, names: set[str]) -> None:
             f"fields are: {valid}"
         )
     computed = sorted(
-        f.name for f in table.fields if f.type in COMPUTED_TYPES and (f.name in names or f.id in names)
+        f.name
+        for f in table.fields
+        if f.type in COMPUTED_TYPES and (f.name in names or f.id in names)
     )
     if computed:
         raise InvalidWrite(
@@ -103,7 +107,11 @@ async def snapshot(
 
 
 async def _upsert_matches(
-    airtable: AirtableService, base_id: str, table: TableSchema, fields: list[Fields], keys: list[str]
+    airtable: AirtableService,
+    base_id: str,
+    table: TableSchema,
+    fields: list[Fields],
+    keys: list[str],
 ) -> dict[str, Fields]:
     found: dict[str, Fields] = {}
     wanted = [{k: item.get(k) for k in keys} for item in fields if all(k in item for k in keys)]
@@ -122,18 +130,26 @@ async def _upsert_matches(
 
 
 async def plan(
-    airtable: AirtableService, request: WriteRequest, max_records: int
+    airtable: AirtableService, request: WriteRequest, max_records: int, *, strict: bool = True
 ) -> Plan:
-    """Validate a write and snapshot what it will change."""
+    """Validate a write and snapshot what it will change. ``strict``: refuse unknown and
+    computed fields up front (else Airtable reports them per record, the rest is written)."""
     op = request.operation
     base = request.base_id
     if op == "create_table":
         if not request.name:
             raise InvalidWrite("create_table needs a name")
         if not request.fields:
-            raise InvalidWrite("create_table needs fields: [{'name': 'Name', 'type': 'singleLineText'}]")
-        diff = [{"id": None, "changes": {"table": {"before": None, "after": request.name}}}]
-        return Plan("", request.name, [], None, diff)
+            raise InvalidWrite(
+                "create_table needs fields: [{'name': 'Name', 'type': 'singleLineText'}]"
+            )
+        return Plan(
+            "",
+            request.name,
+            [],
+            None,
+            [{"id": None, "changes": {"table": {"after": request.name}}}],
+        )
     if not request.table:
         raise InvalidWrite(f"{op} needs a table (id or name)")
     table = await airtable.resolve_table(base, request.table)
@@ -143,8 +159,13 @@ async def plan(
         if not request.record_id or not request.text:
             raise InvalidWrite("create_comment needs record_id and text")
         await snapshot(airtable, base, table, [request.record_id])
-        diff = [{"id": request.record_id, "changes": {"comment": {"before": None, "after": request.text}}}]
-        return Plan(table.id, table.name, [request.record_id], None, diff)
+        comment: list[dict[str, Any]] = [
+            {
+                "id": request.record_id,
+                "changes": {"comment": {"before": None, "after": request.text}},
+            }
+        ]
+        return Plan(table.id, table.name, [request.record_id], None, comment)
 
     count = len(request.record_ids) if op == "delete" else len(request.records)
     if count == 0:
@@ -160,27 +181,32 @@ async def plan(
     if op == "delete":
         ids = list(dict.fromkeys(request.record_ids))
         before = await snapshot(airtable, base, table, ids)
-        diff = [{"id": rid, "changes": {}} for rid in ids]
-        return Plan(table.id, table.name, ids, {"records": before}, diff, _primary(table, before))
+        gone: list[dict[str, Any]] = [{"id": rid, "changes": {}} for rid in ids]
+        return Plan(table.id, table.name, ids, {"records": before}, gone, _primary(table, before))
     if op == "update":
         ids = []
         for index, item in enumerate(request.records):
             if not isinstance(item.get("id"), str) or not isinstance(item.get("fields"), dict):
                 raise InvalidWrite(f"records[{index}] must be {{'id': 'rec…', 'fields': {{…}}}}")
-            check_fields(table, set(item["fields"]))
+            if strict:
+                check_fields(table, set(item["fields"]))
             ids.append(item["id"])
         if len(set(ids)) != len(ids):
             raise InvalidWrite("the same record id appears twice in one update; merge them")
         before = await snapshot(airtable, base, table, ids)
         diff = [
             record_changes(
-                item["id"], before[item["id"]], item["fields"], replace=request.replace, writable=writable
+                item["id"],
+                before[item["id"]],
+                item["fields"],
+                replace=request.replace,
+                writable=writable,
             )
             for item in request.records
         ]
         return Plan(table.id, table.name, ids, {"records": before}, diff, _primary(table, before))
     fields = field_dicts(request.records)
-    for item in fields:
+    for item in fields if strict else ():
         check_fields(table, set(item))
     if op == "create":
         diff = [record_changes(None, None, item) for item in fields]
@@ -197,23 +223,40 @@ async def plan(
     for item in fields:
         hit = by_key.get(tuple(repr(item.get(k)) for k in request.merge_on))
         diff.append(record_changes(hit[0] if hit else None, hit[1] if hit else None, item))
-    return Plan(table.id, table.name, list(matches), {"records": matches}, diff, _primary(table, matches))
+    return Plan(
+        table.id, table.name, list(matches), {"records": matches}, diff, _primary(table, matches)
+    )
 
 
-async def _plan_schema(airtable: AirtableService, request: WriteRequest, table: TableSchema) -> Plan:
+async def _plan_schema(
+    airtable: AirtableService, request: WriteRequest, table: TableSchema
+) -> Plan:
     op = request.operation
     if op == "update_table":
         if request.name is None and request.description is None:
             raise InvalidWrite("update_table needs a new name or description")
         before = {"name": table.name, "description": table.description}
-        after = {k: v for k, v in (("name", request.name), ("description", request.description)) if v is not None}
-        return Plan(table.id, table.name, [], {"table": before}, [record_changes(table.id, before, after)])
+        after = {
+            k: v
+            for k, v in (("name", request.name), ("description", request.description))
+            if v is not None
+        }
+        return Plan(
+            table.id, table.name, [], {"table": before}, [record_changes(table.id, before, after)]
+        )
     if op == "create_field":
         if not request.name or not request.field_type:
             raise InvalidWrite("create_field needs a name and a field_type (e.g. singleLineText)")
         if request.name in {f.name for f in table.fields}:
             raise InvalidWrite(f"table {table.name} already has a field {request.name!r}")
-        diff = [{"id": None, "changes": {"field": {"before": None, "after": f"{request.name} ({request.field_type})"}}}]
+        diff = [
+            {
+                "id": None,
+                "changes": {
+                    "field": {"before": None, "after": f"{request.name} ({request.field_type})"}
+                },
+            }
+        ]
         return Plan(table.id, table.name, [], None, diff)
     if not request.field:
         raise InvalidWrite("update_field needs field (id or name)")
@@ -221,8 +264,14 @@ async def _plan_schema(airtable: AirtableService, request: WriteRequest, table: 
     if request.name is None and request.description is None:
         raise InvalidWrite("update_field needs a new name or description")
     before = {"id": found.id, "name": found.name, "description": found.description}
-    after = {k: v for k, v in (("name", request.name), ("description", request.description)) if v is not None}
-    return Plan(table.id, table.name, [], {"field": before}, [record_changes(found.id, before, after)])
+    after = {
+        k: v
+        for k, v in (("name", request.name), ("description", request.description))
+        if v is not None
+    }
+    return Plan(
+        table.id, table.name, [], {"field": before}, [record_changes(found.id, before, after)]
+    )
 
 
 def _outcome(outcome: Any, before_ids: list[str] | None = None) -> Outcome:
@@ -245,7 +294,14 @@ async def execute(airtable: AirtableService, request: WriteRequest, planned: Pla
     try:
         return await _execute(airtable, request, planned)
     except PlatformError as exc:
-        return Outcome("failed", None, planned.record_ids, {"error": exc.error}, error=exc.detail)
+        return Outcome(
+            "failed",
+            None,
+            planned.record_ids,
+            {"error": exc.error},
+            error=exc.detail,
+            exception=exc,
+        )
 
 
 async def _execute(airtable: AirtableService, request: WriteRequest, planned: Plan) -> Outcome:
@@ -279,12 +335,16 @@ async def _execute(airtable: AirtableService, request: WriteRequest, planned: Pl
         created = await airtable.create_table(
             base, request.name or "", request.fields, description=request.description
         )
-        return Outcome("done", {"table": _dump(created)}, [], {"table_id": created.id}, table_id=created.id)
+        return Outcome(
+            "done", {"table": _dump(created)}, [], {"table_id": created.id}, table_id=created.id
+        )
     if op == "update_table":
         updated = await airtable.update_table(
             base, table, name=request.name, description=request.description
         )
-        return Outcome("done", {"table": {"name": updated.name, "description": updated.description}}, [], {})
+        return Outcome(
+            "done", {"table": {"name": updated.name, "description": updated.description}}, [], {}
+        )
     if op == "create_field":
         new_field = await airtable.create_field(
             base,
@@ -305,11 +365,18 @@ async def _execute(airtable: AirtableService, request: WriteRequest, planned: Pl
             description=request.description,
         )
         return Outcome(
-            "done", {"field": {"id": changed.id, "name": changed.name, "description": changed.description}}, [], {}
+            "done",
+            {"field": {"id": changed.id, "name": changed.name, "description": changed.description}},
+            [],
+            {},
         )
     # create_comment
-    comment = await airtable.create_comment(base, table, request.record_id or "", request.text or "")
-    return Outcome("done", {"comment": comment}, planned.record_ids, {"comment_id": comment.get("id")})
+    comment = await airtable.create_comment(
+        base, table, request.record_id or "", request.text or ""
+    )
+    return Outcome(
+        "done", {"comment": comment}, planned.record_ids, {"comment_id": comment.get("id")}
+    )
 
 
 def _dump(value: Any) -> dict[str, Any]:
@@ -323,7 +390,9 @@ def _dump(value: Any) -> dict[str, Any]:
 def _norm(value: Any) -> Any:
     if isinstance(value, list):
         return [
-            (v.get("url") or v.get("id")) if isinstance(v, dict) and ("url" in v or "id" in v) else v
+            (v.get("url") or v.get("id"))
+            if isinstance(v, dict) and ("url" in v or "id" in v)
+            else v
             for v in value
         ]
     return value
@@ -346,7 +415,9 @@ def conflicts(
 
 def refuse_if_changed(found: list[str], table_name: str | None) -> None:
     if found:
-        shown = "; ".join(found[:10]) + (f" (and {len(found) - 10} more)" if len(found) > 10 else "")
+        shown = "; ".join(found[:10]) + (
+            f" (and {len(found) - 10} more)" if len(found) > 10 else ""
+        )
         raise RevertRefused(
             f"cannot revert: records in {table_name or 'the table'} changed after this action "
             f"({shown}); reverting would overwrite those later changes. Review them with "
@@ -357,7 +428,10 @@ def refuse_if_changed(found: list[str], table_name: str | None) -> None:
 def restorable(value: Any) -> Any:
     """A value as it can be written back (attachments by URL)."""
     if isinstance(value, list) and value and isinstance(value[0], dict) and "url" in value[0]:
-        return [{"url": v["url"], **({"filename": v["filename"]} if v.get("filename") else {})} for v in value]
+        return [
+            {"url": v["url"], **({"filename": v["filename"]} if v.get("filename") else {})}
+            for v in value
+        ]
     return value
 
 

@@ -68,7 +68,7 @@ async def list_actions(
     if channel is not None:
         query = query.where(Action.channel == channel)
     if record_id is not None:
-        query = query.where(Action.record_ids.any(record_id))
+        query = query.where(Action.record_ids.contains([record_id]))
     if before is not None:
         query = query.where(Action.created_at < before)
     query = query.order_by(Action.created_at.desc(), Action.id.desc()).limit(limit)

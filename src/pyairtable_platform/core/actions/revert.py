@@ -40,7 +40,9 @@ def _written_names(action: Action, writable: set[str]) -> dict[str, set[str]]:
     names: dict[str, set[str]] = {}
     if action.operation == "update":
         for item in request.get("records", []):
-            names[item["id"]] = writable if request.get("replace") else set(item["fields"]) & writable
+            names[item["id"]] = (
+                writable if request.get("replace") else set(item["fields"]) & writable
+            )
         return names
     # upsert: match request items to updated ids through the after snapshot's keys
     keys = set()
@@ -55,7 +57,9 @@ def _written_names(action: Action, writable: set[str]) -> dict[str, set[str]]:
 async def revert(airtable: AirtableService, action: Action) -> Outcome:
     """Undo ``action``; :class:`RevertRefused` when it cannot be done safely."""
     if action.operation in NOT_REVERSIBLE:
-        raise RevertRefused(f"cannot revert a {action.operation}: {NOT_REVERSIBLE[action.operation]}")
+        raise RevertRefused(
+            f"cannot revert a {action.operation}: {NOT_REVERSIBLE[action.operation]}"
+        )
     try:
         # Changes made outside the platform do not invalidate the shared cache: the check
         # "changed since?" must read Airtable itself.
@@ -85,12 +89,20 @@ async def revert(airtable: AirtableService, action: Action) -> Outcome:
 
 def _merge(first: Outcome, second: Outcome) -> Outcome:
     statuses = {first.status, second.status}
-    status = "done" if statuses == {"done"} else ("failed" if statuses == {"failed"} else "partially_failed")
+    status = (
+        "done"
+        if statuses == {"done"}
+        else ("failed" if statuses == {"failed"} else "partially_failed")
+    )
     return Outcome(
         status,
         {"records": {**_records(first.after), **_records(second.after)}},
         first.record_ids + second.record_ids,
-        {**first.result, **second.result, "failed": first.result.get("failed", []) + second.result.get("failed", [])},
+        {
+            **first.result,
+            **second.result,
+            "failed": first.result.get("failed", []) + second.result.get("failed", []),
+        },
         error=first.error or second.error,
     )
 
@@ -108,21 +120,32 @@ async def _restore(
     before, after = _records(action.before), _records(action.after)
     names = {rid: n for rid, n in _written_names(action, writable).items() if rid in ids}
     current = await current_of(airtable, action.base_id, action.table_id, ids)
-    refuse_if_changed(conflicts(current, {rid: after[rid] for rid in ids}, names), action.table_name)
+    refuse_if_changed(
+        conflicts(current, {rid: after[rid] for rid in ids}, names), action.table_name
+    )
     if check_only:
         return Outcome("done", None, [], {})
     payload = [
         {
             "id": rid,
-            "fields": {name: restorable(before.get(rid, {}).get(name)) for name in sorted(names[rid])},
+            "fields": {
+                name: restorable(before.get(rid, {}).get(name)) for name in sorted(names[rid])
+            },
         }
         for rid in ids
     ]
     result = await airtable.update_records(action.base_id, action.table_id, payload)
     succeeded = {r["id"]: r.get("fields", {}) for r in result.succeeded}
-    failed = [{"index": f.index, "id": f.id, "error": f.error, "detail": f.detail} for f in result.failed]
+    failed = [
+        {"index": f.index, "id": f.id, "error": f.error, "detail": f.detail} for f in result.failed
+    ]
     status = "done" if not failed else ("partially_failed" if succeeded else "failed")
-    return Outcome(status, {"records": succeeded}, list(succeeded), {"restored": len(succeeded), "failed": failed})
+    return Outcome(
+        status,
+        {"records": succeeded},
+        list(succeeded),
+        {"restored": len(succeeded), "failed": failed},
+    )
 
 
 async def _delete_created(
@@ -134,12 +157,16 @@ async def _delete_created(
     current = await current_of(airtable, action.base_id, action.table_id, ids)
     present = [rid for rid in ids if rid in current]  # already deleted: nothing to undo
     names = {rid: writable & (set(after.get(rid, {})) | set(current[rid])) for rid in present}
-    refuse_if_changed(conflicts(current, {rid: after.get(rid, {}) for rid in present}, names), action.table_name)
+    refuse_if_changed(
+        conflicts(current, {rid: after.get(rid, {}) for rid in present}, names), action.table_name
+    )
     if not present:
         return Outcome("done", None, [], {"deleted": 0, "already_deleted": ids, "failed": []})
     result = await airtable.delete_records(action.base_id, action.table_id, present)
     deleted = [r["id"] for r in result.succeeded]
-    failed = [{"index": f.index, "id": f.id, "error": f.error, "detail": f.detail} for f in result.failed]
+    failed = [
+        {"index": f.index, "id": f.id, "error": f.error, "detail": f.detail} for f in result.failed
+    ]
     status = "done" if not failed else ("partially_failed" if deleted else "failed")
     return Outcome(status, None, deleted, {"deleted": len(deleted), "failed": failed})
 
@@ -155,9 +182,9 @@ async def _recreate(airtable: AirtableService, action: Action, writable: set[str
     old_ids = [rid for rid in action.record_ids if rid in before] or list(before)
     internal = set(old_ids)
     wanted: dict[str, set[str]] = {}
-    for fields in before.values():
+    for values in before.values():
         for name, linked_table in links.items():
-            for linked in fields.get(name) or []:
+            for linked in values.get(name) or []:
                 if linked not in internal:
                     wanted.setdefault(linked_table, set()).add(linked)
     existing: set[str] = set()
@@ -172,7 +199,11 @@ async def _recreate(airtable: AirtableService, action: Action, writable: set[str
                 continue
             if name in links:
                 kept = [x for x in value or [] if x in existing]
-                dropped += [f"{rid}.{name}→{x}" for x in value or [] if x not in existing and x not in internal]
+                dropped += [
+                    f"{rid}.{name}→{x}"
+                    for x in value or []
+                    if x not in existing and x not in internal
+                ]
                 if kept:
                     fields[name] = kept
                 continue
@@ -185,18 +216,23 @@ async def _recreate(airtable: AirtableService, action: Action, writable: set[str
     # Links between records deleted together point at new ids now.
     relink = []
     for old, new in mapping.items():
-        fields = {}
+        relinked: Fields = {}
         for name in links:
             inner = [mapping[x] for x in before[old].get(name) or [] if x in mapping]
             if inner:
                 kept = [x for x in before[old].get(name) or [] if x in existing]
-                fields[name] = kept + inner
-        if fields:
-            relink.append({"id": new, "fields": fields})
+                relinked[name] = kept + inner
+        if relinked:
+            relink.append({"id": new, "fields": relinked})
     if relink:
         await airtable.update_records(action.base_id, action.table_id, relink)
     failed = [
-        {"index": f.index, "id": old_ids[f.index] if f.index < len(old_ids) else None, "error": f.error, "detail": f.detail}
+        {
+            "index": f.index,
+            "id": old_ids[f.index] if f.index < len(old_ids) else None,
+            "error": f.error,
+            "detail": f.detail,
+        }
         for f in result.failed
     ]
     status = "done" if not failed else ("partially_failed" if mapping else "failed")
@@ -229,7 +265,9 @@ async def _revert_schema(airtable: AirtableService, action: Action) -> Outcome:
     table = await airtable.resolve_table(action.base_id, action.table_id)
     current = airtable.resolve_field(table, previous["id"])
     if current.name != left.get("name", current.name):
-        raise RevertRefused(f"cannot revert: the field was renamed again since (now {current.name!r})")
+        raise RevertRefused(
+            f"cannot revert: the field was renamed again since (now {current.name!r})"
+        )
     changed = await airtable.update_field(
         action.base_id,
         action.table_id,

@@ -42,13 +42,16 @@ Actions = Annotated[ActionsService, Depends(actions_service)]
 @router.get("", response_model=ActionList, summary="List actions")
 async def list_actions(
     actions: Actions,
-    status: Status | None = Query(None, description="only actions in this status"),
-    base_id: str | None = Query(None),
-    table: str | None = Query(None, description="table id or name"),
-    channel: Channel | None = Query(None),
-    record_id: str | None = Query(None, description="actions that touched this record"),
-    before: datetime | None = Query(None, description="created before (the next_before cursor)"),
-    limit: int = Query(50, ge=1, le=200),
+    *,
+    status: Annotated[Status | None, Query(description="only actions in this status")] = None,
+    base_id: Annotated[str | None, Query()] = None,
+    table: Annotated[str | None, Query(description="table id or name")] = None,
+    channel: Annotated[Channel | None, Query()] = None,
+    record_id: Annotated[str | None, Query(description="actions that touched this record")] = None,
+    before: Annotated[
+        datetime | None, Query(description="created before (the next_before cursor)")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Any:
     """The workspace's writes, newest first: who, through which channel, what, and their status
     (previewed, approved, running, done, partially_failed, failed, rejected, expired,

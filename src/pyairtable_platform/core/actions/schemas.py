@@ -39,7 +39,9 @@ Status = Literal[
 ]
 # Operations that overwrite or remove data: the ones a key or workspace can require a preview
 # for (creates add and can always be undone by a delete).
-DESTRUCTIVE: frozenset[str] = frozenset({"update", "delete", "upsert", "update_table", "update_field"})
+DESTRUCTIVE: frozenset[str] = frozenset(
+    {"update", "delete", "upsert", "update_table", "update_field"}
+)
 
 
 class WriteRequest(BaseModel):
@@ -105,7 +107,7 @@ class ActionOut(BaseModel):
     def of(cls, action: Action) -> ActionOut:
         return cls(
             id=action.id,
-            status=effective_status(action),  # type: ignore[arg-type]  # a CHECKed column
+            status=effective_status(action),
             operation=action.operation,
             channel=action.channel,
             base_id=action.base_id,

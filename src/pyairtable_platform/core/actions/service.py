@@ -34,12 +34,12 @@ from pyairtable_platform.core.auth import permissions
 from pyairtable_platform.core.auth.permissions import Action as Permission
 from pyairtable_platform.kit.auth import Identity
 from pyairtable_platform.kit.context import current_request_id
-from pyairtable_platform.kit.errors import Forbidden
+from pyairtable_platform.kit.errors import Forbidden, PlatformError
 
 if TYPE_CHECKING:
     from pyairtable_platform.core.airtable.service import AirtableService
 
-TOKEN_PREFIX = "apv_"
+TOKEN_PREFIX = "apv_"  # noqa: S105 - the visible prefix of approval tokens, not a secret
 # Workspace setting (workspaces.settings JSON) that makes every destructive write a preview.
 WORKSPACE_REQUIRE_PREVIEW = "require_preview_for_destructive"
 
@@ -56,6 +56,7 @@ class Submitted:
     diff: list[dict[str, Any]] = field(default_factory=list)
     approval_token: str | None = None
     preview_required: bool = False
+    exception: PlatformError | None = None
 
     @property
     def failed(self) -> bool:
@@ -105,12 +106,18 @@ class ActionsService:
         settings = await repository.workspace_settings(self.session, self.workspace_id)
         return bool(settings.get(WORKSPACE_REQUIRE_PREVIEW))
 
-    async def submit(self, request: WriteRequest, *, preview: bool = False) -> Submitted:
-        """Validate and snapshot a write; preview it (returning an approval token) or run it."""
+    async def submit(
+        self, request: WriteRequest, *, preview: bool = False, strict: bool = True
+    ) -> Submitted:
+        """Validate and snapshot a write; preview it (returning an approval token) or run it.
+        ``strict=False`` lets Airtable judge each record (partial writes, per-record errors)."""
         self._check_write()
-        planned = await plan(self.airtable, request, self.settings.max_records)
+        planned = await plan(self.airtable, request, self.settings.max_records, strict=strict)
         summary = summarize(
-            request.operation, planned.table_name or planned.table_id, planned.diff, primary=planned.primary
+            request.operation,
+            planned.table_name or planned.table_id,
+            planned.diff,
+            primary=planned.primary,
         )
         required = not preview and await self.preview_required(request.operation)
         common: dict[str, Any] = {
@@ -142,12 +149,13 @@ class ActionsService:
             )
             return Submitted(action, planned.diff, token, preview_required=required)
         action = await repository.insert(self.session, **common, status="running")
-        await self._run(action, request, planned)
-        return Submitted(action, planned.diff)
+        outcome = await self._run(action, request, planned)
+        return Submitted(action, planned.diff, exception=outcome.exception)
 
-    async def _run(self, action: Action, request: WriteRequest, planned: Plan) -> None:
+    async def _run(self, action: Action, request: WriteRequest, planned: Plan) -> Outcome:
         outcome = await execute(self.airtable, request, planned)
         await self._finish(action, outcome)
+        return outcome
 
     async def _finish(self, action: Action, outcome: Outcome, **extra: Any) -> None:
         values: dict[str, Any] = {
@@ -170,7 +178,9 @@ class ActionsService:
         permissions.check_identity(self.identity, Permission.DATA_READ)
         action = await repository.get(self.session, action_id, lock=lock)
         if action is None:
-            raise ActionNotFound(f"no action {action_id} in this workspace; list_actions shows them")
+            raise ActionNotFound(
+                f"no action {action_id} in this workspace; list_actions shows them"
+            )
         return action
 
     async def audit(self, action_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -201,7 +211,11 @@ class ActionsService:
             raise InvalidApprovalToken("the approval token does not match this action")
         now = datetime.now(UTC)
         await repository.save(
-            self.session, action, status="approved", approved_at=now, approved_by=self.identity.user_id,
+            self.session,
+            action,
+            status="approved",
+            approved_at=now,
+            approved_by=self.identity.user_id,
             approval_token_hash=None,
         )
         await repository.save(self.session, action, status="running")
@@ -218,7 +232,9 @@ class ActionsService:
         self._check_write()
         action = await self.get(action_id, lock=True)
         if action.status != "previewed":
-            raise ActionNotApplicable(f"action {action_id} is {action.status}, not waiting for approval")
+            raise ActionNotApplicable(
+                f"action {action_id} is {action.status}, not waiting for approval"
+            )
         await repository.save(self.session, action, status="rejected", approval_token_hash=None)
         return action
 
@@ -229,7 +245,9 @@ class ActionsService:
         if original.status == "reverted":
             raise RevertRefused(f"action {action_id} was reverted already")
         if original.status not in ("done", "partially_failed"):
-            raise RevertRefused(f"action {action_id} is {original.status}; only executed actions can be reverted")
+            raise RevertRefused(
+                f"action {action_id} is {original.status}; only executed actions can be reverted"
+            )
         outcome = await run_revert(self.airtable, original)
         undo = await repository.insert(
             self.session,

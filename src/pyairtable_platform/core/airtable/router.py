@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Response
 
+from pyairtable_platform.core.actions.rest import write_as_action
 from pyairtable_platform.core.airtable.connections import ConnectionService
 from pyairtable_platform.core.airtable.deps import AirtableDepsDep
 from pyairtable_platform.core.airtable.schemas import (
@@ -265,7 +266,15 @@ async def create_records(
 ) -> WriteOutcome:
     """Create any number of records (sent to Airtable 10 per request)."""
     records = [r.fields for r in body.records]
-    outcome = await service.create_records(base_id, table, records, typecast=body.typecast)
+    outcome = await write_as_action(
+        service,
+        response,
+        operation="create",
+        base_id=base_id,
+        table=table,
+        records=records,
+        typecast=body.typecast,
+    )
     return _written(outcome, response)
 
 
@@ -275,7 +284,15 @@ async def update_records(
 ) -> WriteOutcome:
     """Update records (only the given fields change)."""
     records = [r.model_dump() for r in body.records]
-    outcome = await service.update_records(base_id, table, records, typecast=body.typecast)
+    outcome = await write_as_action(
+        service,
+        response,
+        operation="update",
+        base_id=base_id,
+        table=table,
+        records=records,
+        typecast=body.typecast,
+    )
     return _written(outcome, response)
 
 
@@ -285,8 +302,15 @@ async def replace_records(
 ) -> WriteOutcome:
     """Replace records (fields not given are cleared)."""
     records = [r.model_dump() for r in body.records]
-    outcome = await service.update_records(
-        base_id, table, records, replace=True, typecast=body.typecast
+    outcome = await write_as_action(
+        service,
+        response,
+        operation="update",
+        base_id=base_id,
+        table=table,
+        records=records,
+        replace=True,
+        typecast=body.typecast,
     )
     return _written(outcome, response)
 
@@ -297,8 +321,16 @@ async def upsert_records(
 ) -> WriteOutcome:
     """Update the records whose ``fieldsToMergeOn`` values match, create the others."""
     records = [{"fields": r.fields} for r in body.records]
-    outcome = await service.upsert_records(
-        base_id, table, records, body.merge_on, replace=body.replace, typecast=body.typecast
+    outcome = await write_as_action(
+        service,
+        response,
+        operation="upsert",
+        base_id=base_id,
+        table=table,
+        records=records,
+        merge_on=body.merge_on,
+        replace=body.replace,
+        typecast=body.typecast,
     )
     return _written(outcome, response)
 
@@ -314,7 +346,10 @@ async def delete_records(
     """Delete records by id (``?records[]=rec…&records[]=rec…``; for long lists use
     ``POST .../records/delete``)."""
     body = DeleteRecordsIn(ids=ids)
-    return _written(await service.delete_records(base_id, table, body.ids), response)
+    outcome = await write_as_action(
+        service, response, operation="delete", base_id=base_id, table=table, record_ids=body.ids
+    )
+    return _written(outcome, response)
 
 
 @router.post(_RECORDS + "/delete")
@@ -322,7 +357,10 @@ async def delete_many_records(
     base_id: str, table: str, body: DeleteRecordsIn, service: Writer, response: Response
 ) -> WriteOutcome:
     """Delete any number of records by id."""
-    return _written(await service.delete_records(base_id, table, body.ids), response)
+    outcome = await write_as_action(
+        service, response, operation="delete", base_id=base_id, table=table, record_ids=body.ids
+    )
+    return _written(outcome, response)
 
 
 @router.post("/bases/{base_id}/tables/{table}/aggregate")

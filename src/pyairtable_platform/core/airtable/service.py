@@ -789,7 +789,16 @@ class AirtableService:
         if not rows:
             match = "fuzzy"
             await self.mirror.set_fuzzy_threshold(msearch.FUZZY_THRESHOLD)
-            rows = await self.mirror.fetch(msearch.FUZZY_SQL, params)
+            alternatives = []
+            for word in msearch.QUERY_WORD.findall(q.lower())[: msearch.MAX_CORRECTED_WORDS]:
+                similar = await self.mirror.similar_words(word)
+                if similar:
+                    alternatives.append(similar)
+            if alternatives:
+                tsq = msearch.tsquery_of(alternatives)
+                rows = await self.mirror.fetch(msearch.CORRECTED_SQL, {**params, "tsq": tsq})
+            if not rows:
+                rows = await self.mirror.fetch(msearch.FUZZY_SQL, params)
         hits = []
         for r in rows:
             snippet = r.get("snippet")

@@ -336,11 +336,13 @@ class RollupRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def refresh(self, *, max_span: timedelta) -> RollupRefresh:
-        """Roll up closed hours (at most ``max_span`` of them) and re-aggregate dirty hours."""
+    async def refresh(self, *, max_span: timedelta, max_dirty: int) -> RollupRefresh:
+        """Roll up closed hours (at most ``max_span`` of them) and re-aggregate at most
+        ``max_dirty`` dirty hours."""
         row = (
             await self.session.execute(
-                text("SELECT * FROM usage_rollup_refresh(:span)"), {"span": max_span}
+                text("SELECT * FROM usage_rollup_refresh(:span, :dirty)"),
+                {"span": max_span, "dirty": max_dirty},
             )
         ).one()
         return RollupRefresh(int(row.hours_rolled), int(row.dirty_hours), row.rolled_up_until)

@@ -76,11 +76,17 @@ async def maintain_time_series_task(timestamp: int) -> None:
 
 
 async def refresh_usage_rollup(
-    factory: async_sessionmaker[AsyncSession], *, max_span: timedelta = timedelta(days=7)
+    factory: async_sessionmaker[AsyncSession],
+    *,
+    max_span: timedelta = timedelta(days=7),
+    max_dirty: int = 168,
 ) -> RollupRefresh:
-    """Bring ``api_usage_hourly`` up to the last closed hour and fix the dirty hours."""
+    """Bring ``api_usage_hourly`` up to the last closed hour and fix (some of) the dirty hours.
+
+    Both bounds keep one run short: it holds inserts into ``api_usage_logs`` while it works.
+    """
     async with unit_of_work(factory) as session:
-        result = await RollupRepository(session).refresh(max_span=max_span)
+        result = await RollupRepository(session).refresh(max_span=max_span, max_dirty=max_dirty)
     logger.info(
         "usage rollup refresh",
         extra={

@@ -8,9 +8,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 
+# The ApiKey model's foreign keys name these tables: their models must be registered too.
+from pyairtable_platform.core.accounts import models as _accounts_models  # noqa: F401
 from pyairtable_platform.core.api_keys import repository as api_key_repository
 from pyairtable_platform.core.api_keys.service import generate_key
 from pyairtable_platform.core.seed import seed_demo
+from pyairtable_platform.core.workspaces import models as _workspaces_models  # noqa: F401
 from pyairtable_platform.kit.auth import api_key_hash
 from pyairtable_platform.kit.db import create_engine, create_session_factory, unit_of_work
 
@@ -46,7 +49,7 @@ async def create_cli_key(
                 ) from None
             # Workspaces are under RLS: only their own context can see their owner.
             async with unit_of_work(factory, workspace_id=workspace_id) as session:
-                owner = (
+                found = (
                     await session.execute(
                         text(
                             "SELECT user_id FROM workspace_members WHERE workspace_id = :w"
@@ -55,8 +58,9 @@ async def create_cli_key(
                         {"w": workspace_id},
                     )
                 ).scalar_one_or_none()
-            if owner is None:
+            if found is None:
                 raise WorkspaceNotFound(f"no workspace {workspace_id} (or it has no owner)")
+            owner = uuid.UUID(str(found))
         async with unit_of_work(factory, user_id=owner, workspace_id=workspace_id) as session:
             for _ in range(5):
                 key, prefix = generate_key()

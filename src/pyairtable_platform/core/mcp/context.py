@@ -118,7 +118,9 @@ async def tool_call(ctx: Context[Any, Any], *, write: bool = False) -> AsyncIter
     rid = request_id_var.set(scope.get(SCOPE_REQUEST_ID) or uuid.uuid4().hex)
     who = current_identity.set(identity)
     try:
-        permissions.check_identity(identity, Permission.DATA_WRITE if write else Permission.DATA_READ)
+        permissions.check_identity(
+            identity, Permission.DATA_WRITE if write else Permission.DATA_READ
+        )
         async with transaction(
             runtime.factory, user_id=identity.user_id, workspace_id=identity.workspace_id
         ) as session:

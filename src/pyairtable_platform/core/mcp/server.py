@@ -114,7 +114,9 @@ class McpEndpoint:
             headers_out = dict(exc.headers)
             if exc.status_code == 401:
                 headers_out.setdefault("WWW-Authenticate", "Bearer")
-            response = error_response(exc.status_code, exc.error, exc.detail, headers_out, **exc.extra)
+            response = error_response(
+                exc.status_code, exc.error, exc.detail, headers_out, **exc.extra
+            )
             await response(scope, receive, send)
             return
         if identity.workspace_id is None:

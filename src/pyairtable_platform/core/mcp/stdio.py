@@ -5,7 +5,6 @@ to the real server, with the API key sent on every request."""
 from __future__ import annotations
 
 import logging
-import sys
 
 import anyio
 from mcp.client.streamable_http import streamable_http_client
@@ -41,10 +40,8 @@ async def relay(url: str, api_key: str) -> None:
                 if isinstance(message, Exception):
                     # The platform could not be reached or refused the request (a bad key
                     # answers 401): tell the client on stderr; the pending request times out.
-                    print(f"mcp-stdio: {message}", file=sys.stderr, flush=True)
                     continue
                 await local_write.send(message)
 
         tg.start_soon(upstream)
         tg.start_soon(downstream)
-

@@ -68,8 +68,8 @@ def _text(ref: str) -> str:
     return (
         f"(CASE jsonb_typeof({ref}) WHEN 'string' THEN {ref} #>> '{{}}'"
         f" WHEN 'array' THEN (CASE WHEN jsonb_array_length({ref}) = 1"
-        f" THEN {ref} ->> 0 ELSE {ref}::text END)"
-        f" WHEN 'null' THEN NULL ELSE {ref}::text END)"
+        f" THEN {ref} ->> 0 ELSE ({ref})::text END)"
+        f" WHEN 'null' THEN NULL ELSE ({ref})::text END)"
     )
 
 

@@ -301,6 +301,38 @@ class MirrorRepository:
             ),
             {"b": base_id, "t": table_id, "rows": _json(rows)},
         )
+        await self.add_words(rows)
+
+    async def add_words(self, rows: list[dict[str, Any]]) -> None:
+        """Remember the words of these records for typo correction (search). Numbers are
+        left out: nobody misspells one on purpose, and ids would swell the vocabulary."""
+        await self.session.execute(
+            text(
+                f"INSERT INTO airtable_search_words (workspace_id, word) SELECT DISTINCT {WS}, w"
+                " FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(primary_value text,"
+                " searchable_text text), unnest(tsvector_to_array(to_tsvector('simple',"
+                " r.primary_value || ' ' || r.searchable_text))) AS w"
+                " WHERE length(w) BETWEEN 3 AND 40 AND w !~ '^[0-9.,-]+$'"
+                " ON CONFLICT DO NOTHING"
+            ),
+            {
+                "rows": _json(
+                    [{k: r[k] for k in ("primary_value", "searchable_text")} for r in rows]
+                )
+            },
+        )
+
+    async def similar_words(self, word: str, limit: int = 5) -> list[str]:
+        """Known words closest to ``word`` (trigram similarity), best first."""
+        rows = await self.session.execute(
+            text(
+                "SELECT word FROM airtable_search_words"
+                f" WHERE workspace_id = {WS} AND word % :w"
+                " ORDER BY similarity(word, :w) DESC, word LIMIT :limit"
+            ),
+            {"w": word, "limit": limit},
+        )
+        return [r.word for r in rows]
 
     async def delete_records(self, base_id: str, table_id: str, ids: Sequence[str]) -> None:
         await self.session.execute(
@@ -406,7 +438,10 @@ class MirrorRepository:
 
     async def set_fuzzy_threshold(self, threshold: float) -> None:
         await self.session.execute(
-            text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"),
+            text(
+                "SELECT set_config('pg_trgm.word_similarity_threshold', :t, true),"
+                " set_config('pg_trgm.similarity_threshold', :t, true)"
+            ),
             {"t": str(threshold)},
         )
 

@@ -3,8 +3,10 @@
 Full text (``websearch_to_tsquery('simple', ...)``, case-insensitive, quotes/``or``/``-word``
 work) runs over the weighted ``search_vector`` (primary value ``A``, every other value —
 lookups, rollups and linked records' names included — ``B``). When nothing matches, the
-fuzzy pass compares the query with the primary value and the rest of the text by
-``word_similarity`` (served by the trigram GIN indexes of both columns).
+fuzzy pass corrects each query word against the workspace's vocabulary
+(``airtable_search_words``, trigram similarity over a small table) and runs the corrected
+words through the same full-text index; a query no known word resembles is compared with
+primary values by ``word_similarity`` as a last resort.
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ HEADLINE_OPTIONS: Final = (
     "FragmentDelimiter= … "
 )
 
+# "|| ''" keeps the planner from serving the base/table filter with the btree index on
+# (workspace_id, base_id, table_id, ...) and checking the tsquery row by row: it misjudges
+# how rare a word is, and for a rare word the GIN index on the vector is what is fast.
 _FILTERS = """
-      AND (CAST(:base_id AS text) IS NULL OR r.base_id = :base_id)
-      AND (CAST(:table_id AS text) IS NULL OR r.table_id = :table_id)
+      AND (CAST(:base_id AS text) IS NULL OR r.base_id || '' = :base_id)
+      AND (CAST(:table_id AS text) IS NULL OR r.table_id || '' = :table_id)
 """
 
-FULLTEXT_SQL: Final = f"""
+_FULLTEXT_TEMPLATE: Final = f"""
 SELECT h.base_id, h.table_id, h.record_id, h.primary_value, h.synced_at, h.rank,
        t.name AS table_name, t.last_synced_at AS table_synced_at,
        ts_headline('simple', h.primary_value || ' — ' || h.searchable_text, h.q, :opts)
@@ -33,7 +38,7 @@ SELECT h.base_id, h.table_id, h.record_id, h.primary_value, h.synced_at, h.rank,
 FROM (
     SELECT r.base_id, r.table_id, r.record_id, r.primary_value, r.searchable_text,
            r.synced_at, ts_rank_cd(r.search_vector, q, 32) AS rank, q
-    FROM airtable_records r, websearch_to_tsquery('simple', :q) AS q
+    FROM airtable_records r, {{tsquery}} AS q
     WHERE r.workspace_id = app_current_workspace_id() AND r.search_vector @@ q
       {_FILTERS}
     ORDER BY rank DESC, r.record_id
@@ -44,16 +49,18 @@ LEFT JOIN airtable_tables t ON t.workspace_id = app_current_workspace_id()
 ORDER BY h.rank DESC, h.record_id
 """
 
+FULLTEXT_SQL: Final = _FULLTEXT_TEMPLATE.format(tsquery="websearch_to_tsquery('simple', :q)")
+# The same over a tsquery built from corrected words (see corrected_tsquery).
+CORRECTED_SQL: Final = _FULLTEXT_TEMPLATE.format(tsquery="to_tsquery('simple', :tsq)")
+
 FUZZY_SQL: Final = f"""
 SELECT h.*, t.name AS table_name, t.last_synced_at AS table_synced_at
 FROM (
     SELECT r.base_id, r.table_id, r.record_id, r.primary_value,
            left(r.searchable_text, 4000) AS searchable_text, r.synced_at,
-           greatest(word_similarity(:q, r.primary_value),
-                    word_similarity(:q, r.searchable_text)) AS rank
+           word_similarity(:q, r.primary_value) AS rank
     FROM airtable_records r
-    WHERE r.workspace_id = app_current_workspace_id()
-      AND (:q <% r.primary_value OR :q <% r.searchable_text)
+    WHERE r.workspace_id = app_current_workspace_id() AND :q <% r.primary_value
       {_FILTERS}
     ORDER BY rank DESC, r.record_id
     LIMIT :limit
@@ -62,6 +69,19 @@ LEFT JOIN airtable_tables t ON t.workspace_id = app_current_workspace_id()
     AND t.base_id = h.base_id AND t.table_id = h.table_id
 ORDER BY h.rank DESC, h.record_id
 """
+
+QUERY_WORD = re.compile(r"\w+", re.UNICODE)
+MAX_CORRECTED_WORDS: Final = 5
+
+
+def tsquery_of(alternatives: list[list[str]]) -> str:
+    """``(a | b) & (c | d)`` with every lexeme quoted (they come from stored text)."""
+
+    def quote(word: str) -> str:
+        return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+
+    return " & ".join("(" + " | ".join(quote(w) for w in group) + ")" for group in alternatives)
+
 
 _WORD = re.compile(r"\w[\w'@.-]*", re.UNICODE)
 

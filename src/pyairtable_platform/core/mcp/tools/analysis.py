@@ -58,11 +58,12 @@ async def scan(
 
 
 def _is_empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value is False
+    return value is None or value in ("", []) or value is False
 
 
 async def analyze_table_data(
     ctx: Context,
+    *,
     base_id: BaseId,
     table: TableRef,
     sample_size: Annotated[
@@ -110,7 +111,9 @@ async def analyze_table_data(
             if n and not filled:
                 insights.append(f"{field.name} is empty in every analysed record")
             elif n and len(filled) / n < 0.5:
-                insights.append(f"{field.name} is filled in only {len(filled) * 100 // n}% of records")
+                insights.append(
+                    f"{field.name} is filled in only {len(filled) * 100 // n}% of records"
+                )
             elif n and len(filled) == n:
                 insights.append(f"{field.name} is always filled")
         return result(
@@ -136,10 +139,12 @@ def _key(value: Any) -> str:
 
 async def find_duplicates(
     ctx: Context,
+    *,
     base_id: BaseId,
     table: TableRef,
     fields: Annotated[
-        list[str], Field(min_length=1, description="fields whose values together identify a duplicate")
+        list[str],
+        Field(min_length=1, description="fields whose values together identify a duplicate"),
     ],
     ignore_empty: Annotated[bool, Field(description="skip records with an empty key")] = True,
     max_records: Annotated[int, Field(ge=1, le=100_000)] = 5000,
@@ -159,7 +164,7 @@ async def find_duplicates(
             if ignore_empty and all(part == "" for part in key):
                 continue
             groups.setdefault(key, []).append(record)
-        dupes = [
+        dupes: list[dict[str, Any]] = [
             {
                 "values": {name: members[0].get("fields", {}).get(name) for name in names},
                 "count": len(members),
@@ -168,7 +173,7 @@ async def find_duplicates(
             for members in groups.values()
             if len(members) > 1
         ]
-        dupes.sort(key=lambda g: -int(g["count"]))
+        dupes.sort(key=lambda g: -len(g["record_ids"]))
         return result(
             {
                 "fields": names,
@@ -176,7 +181,7 @@ async def find_duplicates(
                 "total": total,
                 "scan_truncated": truncated,
                 "duplicate_groups": len(dupes),
-                "duplicate_records": sum(int(g["count"]) for g in dupes),
+                "duplicate_records": sum(len(g["record_ids"]) for g in dupes),
                 "groups": dupes[:GROUPS_SHOWN],
                 "groups_truncated": len(dupes) > GROUPS_SHOWN,
                 "freshness": fresh,
@@ -196,6 +201,7 @@ def _cell(value: Any) -> str:
 
 async def export_table_csv(
     ctx: Context,
+    *,
     base_id: BaseId,
     table: TableRef,
     fields: Annotated[list[str] | None, Field(description="columns; default all fields")] = None,
@@ -221,7 +227,13 @@ async def export_table_csv(
         writer.writerow(["Record ID", *names, "Created Time"])
         for record in records:
             values = record.get("fields", {})
-            writer.writerow([record["id"], *(_cell(values.get(n)) for n in names), record.get("createdTime", "")])
+            writer.writerow(
+                [
+                    record["id"],
+                    *(_cell(values.get(n)) for n in names),
+                    record.get("createdTime", ""),
+                ]
+            )
         content = buffer.getvalue().encode()
         file_id = uuid.uuid4()
         filename = f"{schema.name}.csv".replace("/", "-")

@@ -68,6 +68,7 @@ async def _write(call: ToolCall, request: WriteRequest) -> Any:
 
 async def create_metadata_table(
     ctx: Context,
+    *,
     base_id: BaseId,
     table_name: Annotated[str, Field(min_length=1, max_length=255)] = "Table Metadata",
 ) -> CallToolResult:
@@ -105,7 +106,10 @@ async def create_metadata_table(
             created = await _write(
                 call,
                 WriteRequest(
-                    operation="create_table", base_id=base_id, name=table_name, fields=METADATA_FIELDS
+                    operation="create_table",
+                    base_id=base_id,
+                    name=table_name,
+                    fields=METADATA_FIELDS,
                 ),
             )
             actions.append(str(created.id))
@@ -119,7 +123,8 @@ async def create_metadata_table(
         actions.append(str(written.id))
         by_purpose: dict[str, int] = {}
         for row in rows:
-            by_purpose[row["Purpose"]] = by_purpose.get(row["Purpose"], 0) + 1
+            label = str(row["Purpose"])
+            by_purpose[label] = by_purpose.get(label, 0) + 1
         return result(
             {
                 "table_id": target,
@@ -135,14 +140,13 @@ async def create_metadata_table(
 
 def _comparable(value: Any) -> Any:
     if isinstance(value, list):
-        return [
-            (v.get("url") or v.get("name")) if isinstance(v, dict) else v for v in value
-        ]
+        return [(v.get("url") or v.get("name")) if isinstance(v, dict) else v for v in value]
     return value
 
 
 async def sync_tables(
     ctx: Context,
+    *,
     source_base_id: Annotated[str, Field(description="base id of the source")],
     source_table: Annotated[str, Field(description="source table id or name")],
     target_base_id: Annotated[str, Field(description="base id of the target")],
@@ -188,7 +192,11 @@ async def sync_tables(
             raise ToolError(
                 f"a side has more than {limit} records; sync_tables handles up to {limit} per side"
             )
-        by_key = {str(r["fields"].get(key_field)): r for r in dst if r["fields"].get(key_field) is not None}
+        by_key = {
+            str(r["fields"].get(key_field)): r
+            for r in dst
+            if r["fields"].get(key_field) is not None
+        }
         creates, updates = [], []
         seen = set()
         for record in src:
@@ -202,7 +210,9 @@ async def sync_tables(
                 creates.append(values)
                 continue
             changed = {
-                n: v for n, v in values.items() if _comparable(v) != _comparable(match["fields"].get(n))
+                n: v
+                for n, v in values.items()
+                if _comparable(v) != _comparable(match["fields"].get(n))
             }
             if changed:
                 updates.append({"id": match["id"], "fields": changed})
@@ -222,9 +232,24 @@ async def sync_tables(
             return result({"dry_run": True, **plan})
         actions: dict[str, str] = {}
         for op, request in (
-            ("create", WriteRequest(operation="create", base_id=target_base_id, table=target.id, records=creates)),
-            ("update", WriteRequest(operation="update", base_id=target_base_id, table=target.id, records=updates)),
-            ("delete", WriteRequest(operation="delete", base_id=target_base_id, table=target.id, record_ids=deletes)),
+            (
+                "create",
+                WriteRequest(
+                    operation="create", base_id=target_base_id, table=target.id, records=creates
+                ),
+            ),
+            (
+                "update",
+                WriteRequest(
+                    operation="update", base_id=target_base_id, table=target.id, records=updates
+                ),
+            ),
+            (
+                "delete",
+                WriteRequest(
+                    operation="delete", base_id=target_base_id, table=target.id, record_ids=deletes
+                ),
+            ),
         ):
             if request.records or request.record_ids:
                 actions[op] = str((await _write(call, request)).id)

@@ -73,6 +73,7 @@ async def list_bases(ctx: Context) -> CallToolResult:
 
 async def list_tables(
     ctx: Context,
+    *,
     base_id: BaseId,
     detail: Annotated[
         Literal["ids", "names", "full"],
@@ -98,6 +99,7 @@ async def list_tables(
 
 async def describe_table(
     ctx: Context,
+    *,
     base_id: BaseId,
     table: TableRef,
     fields: Annotated[

@@ -8,8 +8,9 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
+from pyairtable.formulas import FIND, LOWER, OR
+from pyairtable.formulas import Field as FormulaField
 from pydantic import BaseModel, ConfigDict, Field
-from pyairtable.formulas import FIND, LOWER, OR, Field as FormulaField
 
 from pyairtable_platform.core.mcp.context import ToolCall, result, tool_call
 from pyairtable_platform.core.mcp.tools import READ
@@ -38,6 +39,7 @@ def freshness(value: Any) -> dict[str, Any] | None:
 
 async def list_records(
     ctx: Context,
+    *,
     base_id: BaseId,
     table: TableRef,
     formula: Annotated[
@@ -89,6 +91,7 @@ async def list_records(
 
 async def get_record(
     ctx: Context,
+    *,
     base_id: BaseId,
     table: TableRef,
     record_id: Annotated[str, Field(description="record id (rec…)")],
@@ -101,15 +104,20 @@ async def get_record(
     """Get one record by id, optionally with its linked records expanded (names read from the
     mirror, so no extra Airtable requests)."""
     async with tool_call(ctx) as call:
-        record = await call.airtable.get_record(base_id, table, record_id, expand_links=expand_links)
+        record = await call.airtable.get_record(
+            base_id, table, record_id, expand_links=expand_links
+        )
         values = record.get("fields", {})
         if fields:
             values = {k: v for k, v in values.items() if k in set(fields)}
-        return result({"id": record["id"], "createdTime": record.get("createdTime"), "fields": values})
+        return result(
+            {"id": record["id"], "createdTime": record.get("createdTime"), "fields": values}
+        )
 
 
 async def search_records(
     ctx: Context,
+    *,
     query: Annotated[str, Field(min_length=1, max_length=500, description="words to find")],
     base_id: Annotated[str | None, Field(description="limit to one base")] = None,
     table: Annotated[str | None, Field(description="limit to one table (needs base_id)")] = None,
@@ -124,7 +132,9 @@ async def search_records(
     case-insensitive substring match in those fields of one table."""
     async with tool_call(ctx) as call:
         if fields:
-            return await _field_search(call, query, base_id, table, fields, limit)
+            return await _field_search(
+                call, query, base_id=base_id, table=table, fields=fields, limit=limit
+            )
         found = await call.airtable.search(query, base_id=base_id, table=table, limit=limit)
         hits = [
             {
@@ -150,7 +160,13 @@ async def search_records(
 
 
 async def _field_search(
-    call: ToolCall, query: str, base_id: str | None, table: str | None, fields: list[str], limit: int
+    call: ToolCall,
+    query: str,
+    *,
+    base_id: str | None,
+    table: str | None,
+    fields: list[str],
+    limit: int,
 ) -> CallToolResult:
     if not base_id or not table:
         raise ToolError("searching chosen fields needs base_id and table")
@@ -191,6 +207,7 @@ class FilterIn(BaseModel):
 
 async def aggregate_records(
     ctx: Context,
+    *,
     base_id: BaseId,
     table: TableRef,
     metrics: Annotated[

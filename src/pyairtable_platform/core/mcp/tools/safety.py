@@ -12,7 +12,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from pyairtable_platform.core.actions.schemas import ActionOut, Channel, Operation, Status, WriteRequest
+from pyairtable_platform.core.actions.schemas import (
+    ActionOut,
+    Channel,
+    Operation,
+    Status,
+    WriteRequest,
+)
 from pyairtable_platform.core.mcp.context import result, tool_call
 from pyairtable_platform.core.mcp.tools import ADDITIVE, DESTRUCTIVE, READ
 from pyairtable_platform.core.mcp.tools.discovery import BaseId
@@ -22,22 +28,35 @@ ActionId = Annotated[uuid.UUID, Field(description="action id, from a write or li
 
 
 def brief(action: ActionOut) -> dict[str, Any]:
-    out = action.model_dump(
+    return action.model_dump(
         mode="json",
         include={
-            "id", "status", "operation", "channel", "base_id", "table_name", "record_count",
-            "summary", "created_at", "executed_at", "reverted_at", "revert_of", "error",
+            "id",
+            "status",
+            "operation",
+            "channel",
+            "base_id",
+            "table_name",
+            "record_count",
+            "summary",
+            "created_at",
+            "executed_at",
+            "reverted_at",
+            "revert_of",
+            "error",
         },
         exclude_none=True,
     )
-    return out
 
 
 async def preview_changes(
     ctx: Context,
+    *,
     operation: Operation,
     base_id: BaseId,
-    table: Annotated[str | None, Field(description="table id or name (not for create_table)")] = None,
+    table: Annotated[
+        str | None, Field(description="table id or name (not for create_table)")
+    ] = None,
     records: Annotated[
         list[dict[str, Any]],
         Field(description="create/upsert: field dicts; update: [{'id','fields'}]"),
@@ -77,6 +96,7 @@ async def preview_changes(
 
 async def apply_action(
     ctx: Context,
+    *,
     action_id: ActionId,
     approval_token: Annotated[str, Field(description="the approval_token of the preview")],
 ) -> CallToolResult:
@@ -114,6 +134,7 @@ async def revert_action(ctx: Context, action_id: ActionId) -> CallToolResult:
 
 async def list_actions(
     ctx: Context,
+    *,
     status: Annotated[Status | None, Field(description="only this status")] = None,
     base_id: str | None = None,
     table: Annotated[str | None, Field(description="table id or name")] = None,

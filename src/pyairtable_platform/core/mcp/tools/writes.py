@@ -88,6 +88,7 @@ async def submit(ctx: Context, request: WriteRequest, preview: bool) -> CallTool
 
 async def create_records(
     ctx: Context,
+    *,
     base_id: BaseId,
     table: TableRef,
     records: Annotated[
@@ -111,6 +112,7 @@ async def create_records(
 
 async def update_records(
     ctx: Context,
+    *,
     base_id: BaseId,
     table: TableRef,
     records: Annotated[
@@ -142,6 +144,7 @@ async def update_records(
 
 async def upsert_records(
     ctx: Context,
+    *,
     base_id: BaseId,
     table: TableRef,
     records: Annotated[
@@ -168,6 +171,7 @@ async def upsert_records(
 
 async def delete_records(
     ctx: Context,
+    *,
     base_id: BaseId,
     table: TableRef,
     record_ids: Annotated[list[str], Field(min_length=1, description="record ids (rec…)")],
@@ -181,6 +185,7 @@ async def delete_records(
 
 async def create_table(
     ctx: Context,
+    *,
     base_id: BaseId,
     name: Annotated[str, Field(min_length=1, max_length=255)],
     fields: Annotated[
@@ -204,6 +209,7 @@ async def create_table(
 
 async def update_table(
     ctx: Context,
+    *,
     base_id: BaseId,
     table: TableRef,
     name: str | None = None,
@@ -219,10 +225,11 @@ async def update_table(
 
 async def create_field(
     ctx: Context,
+    *,
     base_id: BaseId,
     table: TableRef,
     name: Annotated[str, Field(min_length=1, max_length=255)],
-    type: Annotated[  # noqa: A002 - Airtable's own word for it
+    type: Annotated[
         str,
         Field(
             description="Airtable field type: singleLineText, multilineText, number, currency, "
@@ -252,6 +259,7 @@ async def create_field(
 
 async def update_field(
     ctx: Context,
+    *,
     base_id: BaseId,
     table: TableRef,
     field: Annotated[str, Field(description="field id or name")],
@@ -273,6 +281,7 @@ async def update_field(
 
 async def create_comment(
     ctx: Context,
+    *,
     base_id: BaseId,
     table: TableRef,
     record_id: Annotated[str, Field(description="record id (rec…)")],
@@ -287,6 +296,7 @@ async def create_comment(
 
 async def list_comments(
     ctx: Context,
+    *,
     base_id: BaseId,
     table: TableRef,
     record_id: Annotated[str, Field(description="record id (rec…)")],
@@ -298,12 +308,15 @@ async def list_comments(
             {
                 "id": c.get("id"),
                 "text": c.get("text"),
-                "author": (c.get("author") or {}).get("name") or (c.get("author") or {}).get("email"),
+                "author": (c.get("author") or {}).get("name")
+                or (c.get("author") or {}).get("email"),
                 "createdTime": c.get("createdTime"),
             }
             for c in comments[:SHOWN]
         ]
-        return result({"comments": shown, "count": len(comments), "truncated": len(comments) > SHOWN})
+        return result(
+            {"comments": shown, "count": len(comments), "truncated": len(comments) > SHOWN}
+        )
 
 
 def register(server: MCPServer[Any]) -> None:
