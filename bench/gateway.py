@@ -39,6 +39,7 @@ from typing import Any
 
 from pyairtable_platform.devinfra.local import free_port
 from pyairtable_platform.devinfra.throwaway import throwaway_infra
+from pyairtable_platform.gateway.routes import access_for
 
 # --- the load generator (runs in its own process: `--generate`) ---------------------------
 
@@ -386,6 +387,8 @@ def main() -> None:
         serve_minimal(args.serve_minimal)
         return
 
+    # `timeout` and Ctrl-C alike: unwind, so services and the throwaway servers are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with throwaway_infra("pap_bench_gateway") as infra:
         ports = {name: free_port() for name in ("core", "ai", "gateway", "minimal")}
         env = {
@@ -429,7 +432,7 @@ def main() -> None:
                 f"{args.warmup:g} s warm-up; gateway workers: {args.gateway_workers}; "
                 f"access log: {'on' if args.log_requests else 'off'}"
             )
-            kind = "authenticated" if token else "anonymous"
+            kind = "authenticated" if token and not access_for(path).anonymous else "anonymous"
             print(f"target through the gateway: GET {path} ({kind})")
             print(
                 "load generator: own asyncio+uvloop raw HTTP/1.1 client, open schedule, 1 process"

@@ -413,3 +413,38 @@ def test_malformed_bodies_are_422_not_500(http: httpx.Client, world: World) -> N
     assert_error(
         http.post(f"/api/v1/airtable/connections/{uuid.uuid4()}/test", headers=world.headers), 404
     )
+
+
+def test_the_demo_seed_connects_the_workspace_to_its_sandbox_once(
+    http: httpx.Client, infra: Infra, platform_core: Platform
+) -> None:
+    import asyncio
+
+    from pyairtable_platform.core.airtable.connections import ensure_sandbox_connection
+    from pyairtable_platform.kit.db import create_engine, create_session_factory
+    from tests.core.airtable.platform import seed_demo_base
+
+    account = register(http)
+    base_id = seed_demo_base(infra, account.workspace_id)
+
+    async def seed() -> tuple[uuid.UUID, bool]:
+        engine = create_engine(infra.app_url, pool_size=1)
+        try:
+            return await ensure_sandbox_connection(
+                create_session_factory(engine),
+                platform_core.settings.secret_box(),
+                account.workspace_id,
+                account.user_id,
+                base=(base_id, "Product Launch"),
+            )
+        finally:
+            await engine.dispose()
+
+    first, created = asyncio.run(seed())
+    again, created_again = asyncio.run(seed())
+    assert created is True
+    assert created_again is False
+    assert first == again
+    bases = http.get("/api/v1/airtable/bases", headers=account.headers)
+    assert bases.status_code == 200, bases.text
+    assert [b["name"] for b in bases.json()] == ["Product Launch"]

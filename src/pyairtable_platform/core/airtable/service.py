@@ -781,6 +781,7 @@ class AirtableService:
             "q": q,
             "opts": msearch.HEADLINE_OPTIONS,
             "limit": limit,
+            "candidates": msearch.RANK_CANDIDATES,
             "base_id": base_id,
             "table_id": table_id,
         }
