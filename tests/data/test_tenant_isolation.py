@@ -275,6 +275,31 @@ FACTORIES: dict[str, Factory] = {
         "author_email": "t@example.test",
         "text": "hi",
     },
+    "public.ai_provider_settings": lambda su, t: {
+        "workspace_id": t.workspace_id,
+        "provider": "openai",
+        "model": "gpt-test",
+    },
+    "public.workspace_budgets": lambda su, t: {
+        "workspace_id": t.workspace_id,
+        "limit_usd": 5,
+        "reset_period": "total",
+    },
+    "public.chat_approvals": lambda su, t: {
+        "workspace_id": t.workspace_id,
+        "user_id": t.user_id,
+        "session_id": _new_session(su, t),
+        "turn_id": _rand(),
+        "action_id": _rand(),
+        "tool_call_id": _rand(),
+        "tool_name": "update_records",
+    },
+    "public.analysis_reports": lambda su, t: {
+        "workspace_id": t.workspace_id,
+        "user_id": t.user_id,
+        "base_id": f"app{_rand()}",
+        "table_name": "Tasks",
+    },
 }
 
 # Tables whose rows application_user may read but never write (rows come from triggers).

@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import procrastinate
+import psycopg_pool
 from fastapi import FastAPI
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -88,18 +89,48 @@ async def jobs_extension(app: FastAPI, resources: Resources) -> AsyncIterator[No
     run_worker = job_settings.with_worker
     if run_worker is None:
         run_worker = settings.environment.value != "test"
-    async with jobs.open_async():
-        task = None
-        if run_worker:
-            options = worker_options(resources, job_settings.worker_concurrency)
-            task = asyncio.create_task(jobs.run_worker_async(**options))
+    # Our own pool, opened without waiting: a core whose database is down still starts and
+    # answers /ready with 503 instead of crashing; the pool connects when PostgreSQL returns.
+    pool = psycopg_pool.AsyncConnectionPool(
+        plain_url(settings.database_url.get_secret_value()),
+        min_size=1,
+        max_size=4,
+        open=False,
+        check=psycopg_pool.AsyncConnectionPool.check_connection,
+        kwargs={"autocommit": True},
+    )
+    await pool.open(wait=False)
+    try:
+        async with jobs.open_async(pool=pool):
+            task = None
+            if run_worker:
+                options = worker_options(resources, job_settings.worker_concurrency)
+                task = asyncio.create_task(_supervise_worker(jobs, options))
+            try:
+                yield
+            finally:
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+    finally:
+        await pool.close()
+
+
+async def _supervise_worker(jobs: procrastinate.App, options: dict[str, Any]) -> None:
+    """Keep the in-process worker running: restart it with backoff when it stops on an
+    error (the database went away), until the service shuts down."""
+    delay = 1.0
+    while True:
         try:
-            yield
-        finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await jobs.run_worker_async(**options)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("job worker stopped; restarting in %.0fs", delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)
 
 
 async def run_worker(settings: CoreSettings, *, concurrency: int | None = None) -> None:

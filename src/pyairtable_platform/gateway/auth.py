@@ -9,8 +9,6 @@ the very next request.
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
 from typing import Any
 
 import httpx
@@ -19,6 +17,7 @@ from redis.asyncio import Redis
 from pyairtable_platform.kit.auth import (
     Identity,
     JWKSCache,
+    TokenMemory,
     decode_access_token,
     extract_credential,
     identity_from_claims,
@@ -29,35 +28,6 @@ from pyairtable_platform.kit.errors import Unauthorized
 __all__ = ["Authenticator", "Identity"]
 
 _CREDENTIAL_HEADERS = frozenset({b"authorization", b"x-api-key"})
-
-
-class TokenMemory:
-    """A bounded LRU of verified access tokens, each kept until the earlier of its ``exp``
-    and ``ttl`` seconds after verification."""
-
-    def __init__(self, ttl: float, size: int) -> None:
-        self.ttl = ttl
-        self.size = size
-        self._entries: OrderedDict[str, tuple[Identity, float]] = OrderedDict()
-
-    def get(self, token: str) -> Identity | None:
-        entry = self._entries.get(token)
-        if entry is None:
-            return None
-        identity, until = entry
-        if time.time() >= until:
-            del self._entries[token]
-            return None
-        self._entries.move_to_end(token)
-        return identity
-
-    def put(self, token: str, identity: Identity, exp: float) -> None:
-        if self.size <= 0 or self.ttl <= 0:
-            return
-        self._entries[token] = (identity, min(exp, time.time() + self.ttl))
-        self._entries.move_to_end(token)
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
 
 
 class Authenticator:
@@ -74,7 +44,7 @@ class Authenticator:
         self.http = http
         self.redis = redis
         self.jwks = JWKSCache(http, self.core_url)
-        self.tokens = TokenMemory(token_cache_seconds, token_cache_size)
+        self.tokens: TokenMemory[Identity] = TokenMemory(token_cache_seconds, token_cache_size)
 
     async def authenticate(self, headers: list[tuple[bytes, bytes]]) -> Identity:
         """The verified identity of a request, or :class:`Unauthorized`."""

@@ -17,9 +17,10 @@ import hashlib
 import re
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import httpx
 import jwt
@@ -356,6 +357,43 @@ async def verify_access_token(token: str, jwks: JWKSCache) -> Identity:
     """The identity in a valid access token; :class:`Unauthorized` for anything wrong
     (expired, tampered, ``alg: none``, another key, wrong audience, issuer or type)."""
     return identity_from_claims(await decode_access_token(token, jwks))
+
+
+_V = TypeVar("_V")
+
+
+class TokenMemory(Generic[_V]):
+    """A bounded LRU of verified access tokens, each kept until the earlier of its ``exp``
+    and ``ttl`` seconds after verification.
+
+    Signature checking (Ed25519 plus PyJWT's parsing) is the largest CPU cost of an
+    authenticated request; a token seen again within its life need not be re-verified.
+    Only *verification* is remembered: revocation checks stay the caller's business.
+    """
+
+    def __init__(self, ttl: float, size: int) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._entries: OrderedDict[str, tuple[_V, float]] = OrderedDict()
+
+    def get(self, token: str) -> _V | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        value, until = entry
+        if time.time() >= until:
+            del self._entries[token]
+            return None
+        self._entries.move_to_end(token)
+        return value
+
+    def put(self, token: str, value: _V, exp: float) -> None:
+        if self.size <= 0 or self.ttl <= 0:
+            return
+        self._entries[token] = (value, min(exp, time.time() + self.ttl))
+        self._entries.move_to_end(token)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
 
 
 # --- API keys for services without database access -----------------------------------------

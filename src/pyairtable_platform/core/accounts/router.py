@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from pyairtable_platform.core.accounts import service
-from pyairtable_platform.core.accounts.models import User
 from pyairtable_platform.core.accounts.schemas import (
     Accepted,
     DeactivateRequest,
@@ -37,7 +36,7 @@ from pyairtable_platform.kit.responses import JSONResponse
 router = APIRouter(tags=["accounts"])
 
 
-def client_info(request: Request, state: AuthDep) -> service.ClientInfo:
+async def client_info(request: Request, state: AuthDep) -> service.ClientInfo:
     ip = request.client.host if request.client else None
     forwarded = request.headers.get("x-forwarded-for")
     if forwarded and state.settings.trust_forwarded_for:
@@ -53,18 +52,6 @@ _NO_STORE = {"Cache-Control": "no-store"}
 
 def _tokens(pair: TokenPair, status_code: int = 200) -> JSONResponse:
     return JSONResponse(pair.model_dump(mode="json"), status_code=status_code, headers=_NO_STORE)
-
-
-def _user_out(user: User) -> UserOut:
-    return UserOut(
-        id=user.id,
-        email=user.email,
-        full_name=user.full_name,
-        email_verified=user.email_verified_at is not None,
-        is_platform_admin=user.is_platform_admin,
-        created_at=user.created_at,
-        last_login_at=user.last_login_at,
-    )
 
 
 @router.post(
@@ -141,17 +128,19 @@ async def password_reset_confirm(
 
 
 @router.get("/api/v1/users/me", response_model=UserOut, summary="Your profile")
-async def get_me(identity: CurrentIdentity, session: TenantSession) -> UserOut:
-    """The signed-in user's profile."""
-    return _user_out(await service.get_me(session, identity))
+async def get_me(identity: CurrentIdentity, state: AuthDep) -> Response:
+    """The signed-in user's profile. Answered from a short-lived cache (invalidated by every
+    change to the profile), so it is cheap enough to call on every page load."""
+    # The cached bytes are already a rendered UserOut: sent as they are, not re-validated.
+    return Response(await service.profile_json(state, identity), media_type="application/json")
 
 
 @router.patch("/api/v1/users/me", response_model=UserOut, summary="Update your profile")
 async def update_me(
-    body: ProfileUpdate, identity: CurrentIdentity, session: TenantSession
+    body: ProfileUpdate, identity: CurrentIdentity, session: TenantSession, state: AuthDep
 ) -> UserOut:
     """Change your name."""
-    return _user_out(await service.update_me(session, identity, body))
+    return service.user_out(await service.update_me(state, session, identity, body))
 
 
 @router.post("/api/v1/users/me/password", status_code=204, summary="Change your password")

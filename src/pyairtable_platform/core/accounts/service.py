@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pyairtable_platform.core.accounts import cache as profile_cache
 from pyairtable_platform.core.accounts import one_time, repository
 from pyairtable_platform.core.accounts.exceptions import (
     InvalidAccountToken,
@@ -31,6 +32,7 @@ from pyairtable_platform.core.accounts.schemas import (
     ProfileUpdate,
     RegisterRequest,
     TokenPair,
+    UserOut,
 )
 from pyairtable_platform.core.accounts.throttle import LoginThrottle
 from pyairtable_platform.core.api_keys import cache as api_key_cache
@@ -207,6 +209,7 @@ async def login(
     if password_needs_rehash(user.password_hash):
         values["password_hash"] = await hash_async(body.password)
     await repository.update_user(session, user.id, **values)
+    _forget_profile(state, session, user.id)
     workspace_id, role = await pick_workspace(session, user)
     return await issue_session(
         state,
@@ -297,6 +300,27 @@ async def logout(
         await state.revocations.deny(str(claims["jti"]), remaining + 60)
 
 
+def user_out(user: User) -> UserOut:
+    return UserOut(
+        id=user.id,
+        email=user.email,
+        full_name=user.full_name,
+        email_verified=user.email_verified_at is not None,
+        is_platform_admin=user.is_platform_admin,
+        created_at=user.created_at,
+        last_login_at=user.last_login_at,
+    )
+
+
+def _forget_profile(state: AuthState, session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Invalidate the cached profile once the change to it is committed."""
+
+    async def invalidate() -> None:
+        await profile_cache.invalidate(state.redis, user_id)
+
+    after_commit(session, invalidate)
+
+
 async def get_me(session: AsyncSession, identity: Identity) -> User:
     user = await repository.user_by_id(session, identity.user_id)
     if user is None or not user.is_active:
@@ -304,10 +328,31 @@ async def get_me(session: AsyncSession, identity: Identity) -> User:
     return user
 
 
-async def update_me(session: AsyncSession, identity: Identity, body: ProfileUpdate) -> User:
+async def profile_json(state: AuthState, identity: Identity) -> bytes:
+    """The caller's profile as JSON, from the Redis cache when it holds it (no database
+    transaction at all), else read under the caller's RLS context and cached.
+
+    The identity was verified and checked against revocation by the caller's dependency;
+    the entry is keyed by that verified user id, so it is only ever served to its owner.
+    """
+    cached = await profile_cache.get(state.redis, identity.user_id)
+    if cached is not None:
+        return cached
+    async with transaction(
+        state.factory, user_id=identity.user_id, workspace_id=identity.workspace_id
+    ) as session:
+        body = user_out(await get_me(session, identity)).model_dump_json().encode()
+    await profile_cache.fill(state.redis, identity.user_id, body)
+    return body
+
+
+async def update_me(
+    state: AuthState, session: AsyncSession, identity: Identity, body: ProfileUpdate
+) -> User:
     """Change profile fields (the name; email changes are not supported yet)."""
     if body.full_name is not None:
         await repository.update_user(session, identity.user_id, full_name=body.full_name.strip())
+        _forget_profile(state, session, identity.user_id)
     user = await get_me(session, identity)
     await session.refresh(user)
     return user
@@ -342,6 +387,7 @@ async def deactivate(
     if not await verify_async(user.password_hash, body.password):
         raise Forbidden("the password is not correct")
     await repository.update_user(session, user.id, is_active=False)
+    _forget_profile(state, session, user.id)
     await repository.revoke_user_refresh_tokens(session, user.id)
     await set_tenant_context(session, user_id=user.id, workspace_id=None)
     memberships = await workspace_repository.memberships(session, user.id)
@@ -370,6 +416,7 @@ async def verify_email(state: AuthState, session: AsyncSession, token: str) -> N
         raise InvalidAccountToken("this verification link is invalid, used or expired")
     if user.email_verified_at is None:
         await repository.update_user(session, user.id, email_verified_at=datetime.now(UTC))
+        _forget_profile(state, session, user.id)
 
 
 async def request_password_reset(state: AuthState, session: AsyncSession, email: str) -> None:
@@ -420,6 +467,7 @@ async def confirm_password_reset(
     # Receiving the mail proves the mailbox, as verification would.
     if user.email_verified_at is None:
         await repository.update_user(session, user.id, email_verified_at=datetime.now(UTC))
+        _forget_profile(state, session, user.id)
     await repository.revoke_user_refresh_tokens(session, user.id)
     user_id = user.id
 
