@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.middleware.cors import CORSMiddleware
 
 from pyairtable_platform.gateway.auth import Authenticator
 from pyairtable_platform.gateway.config import GatewaySettings
@@ -15,7 +14,7 @@ from pyairtable_platform.gateway.openapi import OpenAPIAggregator
 from pyairtable_platform.gateway.openapi import router as openapi_router
 from pyairtable_platform.gateway.proxy import Proxy, ProxyRoute, create_upstream_client
 from pyairtable_platform.gateway.ratelimit import RateLimiter
-from pyairtable_platform.gateway.security import SecurityHeadersMiddleware
+from pyairtable_platform.gateway.security import OriginCORSMiddleware, SecurityHeadersMiddleware
 from pyairtable_platform.gateway.static import FrontendRoute
 from pyairtable_platform.kit.app import Resources, create_service_app
 
@@ -56,7 +55,16 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 token_cache_seconds=settings.token_cache_seconds,
                 token_cache_size=settings.token_cache_size,
             )
-            app.state.proxy = Proxy(settings, client, authenticator, RateLimiter(resources.redis))
+            app.state.proxy = Proxy(
+                settings,
+                client,
+                authenticator,
+                RateLimiter(
+                    resources.redis,
+                    lease_fraction=settings.rate_limit_lease_fraction,
+                    lease_seconds=settings.rate_limit_lease_seconds,
+                ),
+            )
             app.state.openapi = OpenAPIAggregator(
                 app,
                 resources.http,
@@ -81,7 +89,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.router.routes.insert(0, ProxyRoute())
     app.router.routes.append(FrontendRoute(settings.frontend_dir))
     app.add_middleware(
-        CORSMiddleware,
+        OriginCORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_credentials=True,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],

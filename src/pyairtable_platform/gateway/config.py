@@ -81,6 +81,10 @@ class GatewaySettings(ServiceSettings):
     rate_limit_authenticated: RateSetting = Rate(600, 60)
     rate_limit_auth: RateSetting = Rate(20, 60)
     rate_limit_sandbox: RateSetting = Rate(600, 60)
+    # A busy bucket may take up to this fraction of its limit from Redis at once and spend
+    # it locally for at most lease_seconds (gateway/ratelimit.py); 0 asks Redis per request.
+    rate_limit_lease_fraction: float = Field(default=0.01, ge=0, le=0.1)
+    rate_limit_lease_seconds: float = Field(default=1.0, ge=0, le=10)
 
     # Body limits per route class; uploads go to the path prefixes listed.
     max_body_bytes: int = 1 * MIB

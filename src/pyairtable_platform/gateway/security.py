@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pyairtable_platform.gateway.config import GatewaySettings
@@ -58,3 +59,32 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class OriginCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS middleware, stepped around for requests without ``Origin``.
+
+    Scripts, MCP clients and services send no ``Origin``; for them CORS only ever adds
+    ``Vary: Origin``, which is done here without parsing every header into a ``Headers``
+    object twice per request (docs/decisions/0005-gateway.md, hot path).
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or any(name == b"origin" for name, _ in scope["headers"]):
+            await super().__call__(scope, receive, send)
+            return
+
+        async def send_with_vary(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = []
+                vary: list[bytes] = []
+                for name, value in message.get("headers", []):
+                    if name.lower() == b"vary":
+                        vary.append(value)
+                    else:
+                        headers.append((name, value))
+                headers.append((b"vary", b", ".join([*vary, b"Origin"])))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_vary)

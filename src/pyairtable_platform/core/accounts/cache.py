@@ -30,10 +30,11 @@ async def get(redis: Redis, user_id: uuid.UUID) -> bytes | None:
     """The cached profile JSON, or ``None`` (absent, just invalidated, or Redis down: the
     caller reads the database, which stays authoritative)."""
     try:
-        value: bytes | None = await redis.get(_key(user_id))
+        value = await redis.get(_key(user_id))
     except RedisError:
         return None
-    return None if value == _INVALIDATED else value
+    # The client is built with decode_responses=False: values are bytes.
+    return value if isinstance(value, bytes) and value != _INVALIDATED else None
 
 
 async def fill(redis: Redis, user_id: uuid.UUID, body: bytes) -> None:

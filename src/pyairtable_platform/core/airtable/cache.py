@@ -40,7 +40,7 @@ from pyairtable_platform.core.airtable.exceptions import (
     AirtableBusy,
     AirtableError,
 )
-from pyairtable_platform.core.airtable.metrics import CACHE
+from pyairtable_platform.core.airtable.metrics import CACHE, charge_upstream, upstream_clock
 
 T = TypeVar("T")
 
@@ -168,6 +168,7 @@ class AirtableCache:
         if raw is not None:
             CACHE.labels(kind, "hit").inc()
             return orjson.loads(raw)  # type: ignore[no-any-return]
+        started = time.perf_counter()
         task = self._inflight.get(key)
         if task is None:
             task = asyncio.create_task(self._single_flight(key, ttl, loader, kind))
@@ -175,7 +176,10 @@ class AirtableCache:
             task.add_done_callback(lambda t: self._forget(key, t))
         else:
             CACHE.labels(kind, "shared").inc()
-        result: T = await asyncio.shield(task)
+        try:
+            result: T = await asyncio.shield(task)
+        finally:
+            charge_upstream(time.perf_counter() - started)
         return result
 
     def _forget(self, key: str, task: asyncio.Task[Any]) -> None:
@@ -186,6 +190,9 @@ class AirtableCache:
     async def _single_flight(
         self, key: str, ttl: int, loader: Callable[[], Awaitable[T]], kind: str
     ) -> T:
+        # Every caller waiting on this load is charged for it in _get; the requests it sends
+        # (this task's copy of the context) must not be charged a second time.
+        upstream_clock.set(None)
         lock, err_key = f"{key}:lock", f"{key}:err"
         me = uuid.uuid4().hex
         lock_ms = int(self.settings.singleflight_lock_ttl_seconds * 1000)

@@ -43,7 +43,12 @@ from pyairtable_platform.core.airtable.exceptions import (
     AirtableUnknownField,
     AirtableWriteUncertain,
 )
-from pyairtable_platform.core.airtable.metrics import PAUSES, UPSTREAM_LATENCY, UPSTREAM_REQUESTS
+from pyairtable_platform.core.airtable.metrics import (
+    PAUSES,
+    UPSTREAM_LATENCY,
+    UPSTREAM_REQUESTS,
+    charge_upstream,
+)
 from pyairtable_platform.core.airtable.ratelimit import RateLimiter, token_fingerprint
 from pyairtable_platform.core.airtable.transport import (
     AirtableConnection,
@@ -585,6 +590,7 @@ class AirtableClient:
     ) -> tuple[bool, Any]:
         """Take a worker thread and a rate-limiter slot, send one request, observe it."""
         loop = asyncio.get_running_loop()
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(self.settings.max_wait_seconds):
                 await self._slots.acquire()
@@ -604,6 +610,7 @@ class AirtableClient:
             )
         finally:
             self._slots.release()
+            charge_upstream(time.perf_counter() - started)
         await self._observe(operation, observations, attempt)
         return ok, value
 

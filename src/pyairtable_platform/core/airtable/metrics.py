@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+from dataclasses import dataclass
+
 from prometheus_client import Counter, Histogram
 
 UPSTREAM_REQUESTS = Counter(
@@ -26,3 +29,23 @@ CACHE = Counter(
     "Reads served by the Airtable cache",
     ["kind", "result"],  # result: hit, miss (this process loaded), shared (another loaded)
 )
+
+
+@dataclass
+class UpstreamClock:
+    """Time one unit of work (an MCP tool call) spent waiting on Airtable: rate-limiter slots,
+    the requests themselves, and loads of the same data by another caller it waited for. Lets
+    callers tell the platform's own latency from Airtable's (bench/chat.py)."""
+
+    seconds: float = 0.0
+    waits: int = 0
+
+
+upstream_clock: ContextVar[UpstreamClock | None] = ContextVar("airtable_upstream", default=None)
+
+
+def charge_upstream(seconds: float) -> None:
+    clock = upstream_clock.get()
+    if clock is not None:
+        clock.seconds += seconds
+        clock.waits += 1

@@ -18,9 +18,11 @@ from mcp_types import CallToolResult, TextContent
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pyairtable_platform.core.actions.config import ActionsSettings
+from pyairtable_platform.core.actions.schemas import Channel
 from pyairtable_platform.core.actions.service import ActionsService
 from pyairtable_platform.core.auth import permissions
 from pyairtable_platform.core.auth.permissions import Action as Permission
+from pyairtable_platform.core.airtable.metrics import UpstreamClock, upstream_clock
 from pyairtable_platform.core.auth.unit import transaction
 from pyairtable_platform.core.mcp.config import McpSettings
 from pyairtable_platform.kit.auth import Identity
@@ -37,6 +39,13 @@ if TYPE_CHECKING:
 SCOPE_IDENTITY = "pap.identity"
 SCOPE_REQUEST_ID = "pap.request_id"
 SCOPE_RUNTIME = "pap.mcp"
+# The channel the client asked its writes to be recorded under (only "chat" is honoured, see
+# :func:`pyairtable_platform.core.mcp.server.requested_channel`) and the chat session behind them.
+SCOPE_CHANNEL = "pap.channel"
+SCOPE_CHAT_SESSION = "pap.chat_session"
+
+# Key of a tool result's ``_meta`` holding the milliseconds the call waited on Airtable.
+UPSTREAM_META = "pap/upstream_ms"
 
 # The identity of the running tool call, for code below the tools (set per call).
 current_identity: ContextVar[Identity | None] = ContextVar("mcp_identity", default=None)
@@ -69,6 +78,8 @@ class ToolCall:
     identity: Identity
     session: AsyncSession
     runtime: McpRuntime
+    channel: Channel = "mcp"
+    chat_session_id: uuid.UUID | None = None
     _airtable: AirtableService | None = None
 
     @property
@@ -77,13 +88,18 @@ class ToolCall:
             from pyairtable_platform.core.airtable.service import AirtableService
 
             self._airtable = AirtableService(
-                self.session, self.identity, self.runtime.airtable_deps(), channel="mcp"
+                self.session, self.identity, self.runtime.airtable_deps(), channel=self.channel
             )
         return self._airtable
 
     def actions(self) -> ActionsService:
         return ActionsService(
-            self.session, self.identity, self.airtable, channel="mcp", settings=self.runtime.actions
+            self.session,
+            self.identity,
+            self.airtable,
+            channel=self.channel,
+            settings=self.runtime.actions,
+            session_id=self.chat_session_id,
         )
 
 
@@ -117,6 +133,7 @@ async def tool_call(ctx: Context[Any, Any], *, write: bool = False) -> AsyncIter
         raise ToolError(READ_ONLY_MESSAGE)
     rid = request_id_var.set(scope.get(SCOPE_REQUEST_ID) or uuid.uuid4().hex)
     who = current_identity.set(identity)
+    clock = upstream_clock.set(UpstreamClock())
     try:
         permissions.check_identity(
             identity, Permission.DATA_WRITE if write else Permission.DATA_READ
@@ -124,10 +141,17 @@ async def tool_call(ctx: Context[Any, Any], *, write: bool = False) -> AsyncIter
         async with transaction(
             runtime.factory, user_id=identity.user_id, workspace_id=identity.workspace_id
         ) as session:
-            yield ToolCall(identity, session, runtime)
+            yield ToolCall(
+                identity,
+                session,
+                runtime,
+                channel=scope.get(SCOPE_CHANNEL) or "mcp",
+                chat_session_id=scope.get(SCOPE_CHAT_SESSION),
+            )
     except PlatformError as exc:
         raise tool_error(exc) from exc
     finally:
+        upstream_clock.reset(clock)
         current_identity.reset(who)
         request_id_var.reset(rid)
 
@@ -143,4 +167,10 @@ def _default(value: Any) -> Any:
 def result(data: Any) -> CallToolResult:
     """A tool answer as compact JSON text (no indentation: context is the model's budget)."""
     text = orjson.dumps(data, default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
-    return CallToolResult(content=[TextContent(type="text", text=text)])
+    meta = None
+    clock = upstream_clock.get()
+    if clock is not None:
+        # How long this call waited on Airtable, so a caller can tell the platform's own
+        # latency from Airtable's (the ai service reports it per turn; bench/chat.py).
+        meta = {UPSTREAM_META: round(clock.seconds * 1000, 2)}
+    return CallToolResult(content=[TextContent(type="text", text=text)], meta=meta)

@@ -12,6 +12,7 @@ an access token, verified by core itself — 401 with ``WWW-Authenticate: Bearer
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -29,6 +30,8 @@ from pyairtable_platform.core.auth.state import AuthState
 from pyairtable_platform.core.config import CoreSettings
 from pyairtable_platform.core.mcp.config import McpSettings
 from pyairtable_platform.core.mcp.context import (
+    SCOPE_CHANNEL,
+    SCOPE_CHAT_SESSION,
     SCOPE_IDENTITY,
     SCOPE_REQUEST_ID,
     SCOPE_RUNTIME,
@@ -93,6 +96,29 @@ async def verify(state: AuthState, headers: dict[str, str]) -> Identity:
     return identity
 
 
+CHANNEL_HEADER = "x-pap-channel"
+CHAT_SESSION_HEADER = "x-pap-chat-session"
+
+
+def requested_channel(headers: dict[str, str]) -> tuple[str | None, uuid.UUID | None]:
+    """The channel and chat session a client asks its writes to be recorded under.
+
+    The channel is informational (who acted is always the verified identity), but audit
+    readers trust it, so a client may only relabel its writes from "mcp" to "chat" — what the
+    ai service does for the model's tool calls. Any other value ("api", "workflow", "ui") is
+    ignored: those channels are set by core itself, never by a header. The chat session id
+    travels only with "chat" and only as a UUID; it labels the caller's own actions and is
+    not checked against ``conversation_sessions``.
+    """
+    if headers.get(CHANNEL_HEADER, "").strip().lower() != "chat":
+        return None, None
+    try:
+        session = uuid.UUID(headers.get(CHAT_SESSION_HEADER, "").strip())
+    except ValueError:
+        session = None
+    return "chat", session
+
+
 class McpEndpoint:
     """ASGI app at ``/mcp``: authenticate, then hand the request to the SDK's session manager."""
 
@@ -128,6 +154,7 @@ class McpEndpoint:
         scope[SCOPE_IDENTITY] = identity
         scope[SCOPE_RUNTIME] = runtime
         scope[SCOPE_REQUEST_ID] = current_request_id()
+        scope[SCOPE_CHANNEL], scope[SCOPE_CHAT_SESSION] = requested_channel(headers)
         await self.server.session_manager.handle_request(scope, receive, send)
 
 
