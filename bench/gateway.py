@@ -14,8 +14,18 @@ request's *scheduled* send time, so a stalled server or generator cannot hide qu
 (no coordinated omission). The generator shares the machine's cores with the services:
 the figures include its cost, as the target demands.
 
+The default target, ``GET /api/v1/users/me``, is core's cached read: the token's
+revocation counters and the cached profile come back in one Redis round trip, with no
+database transaction (docs/decisions/0005-gateway.md). All simulated users share one
+account, so the gateway's rate-limit bucket and core's profile entry are one each.
+
+``--sweep 200,400,...`` measures the gateway at each user count in turn (same rate) and
+names the highest that meets the goal: on a machine where the full load is out of reach,
+that is the honest figure.
+
     uv run python bench/gateway.py [--users 1000] [--rate 1] [--seconds 30]
-                                   [--gateway-workers 1] [--path /api/v1/auth/whoami]
+                                   [--gateway-workers 1] [--core-workers 1]
+                                   [--path /api/v1/users/me] [--sweep 200,400,600]
 """
 
 from __future__ import annotations
@@ -47,7 +57,7 @@ from pyairtable_platform.gateway.routes import access_for
 REQUEST_TIMEOUT = 10.0
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = -1
@@ -59,15 +69,16 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
             length = int(value)
         elif name == b"transfer-encoding" and b"chunked" in value.lower():
             chunked = True
+    body = b""
     if chunked:
         while True:
             size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            await reader.readexactly(size + 2)
+            body += (await reader.readexactly(size + 2))[:-2]
             if size == 0:
                 break
     elif length > 0:
-        await reader.readexactly(length)
-    return status
+        body = await reader.readexactly(length)
+    return status, body
 
 
 async def _user(
@@ -80,6 +91,7 @@ async def _user(
     latencies: list[float],
     errors: list[str],
     sent: list[int],
+    samples: list[str],
 ) -> None:
     loop = asyncio.get_running_loop()
     reader: asyncio.StreamReader | None = None
@@ -97,8 +109,13 @@ async def _user(
                     asyncio.open_connection("127.0.0.1", port), REQUEST_TIMEOUT
                 )
             writer.write(request)
-            status = await asyncio.wait_for(_read_response(reader), REQUEST_TIMEOUT)
+            # asyncio.timeout, not wait_for: wait_for wraps the read in a new task, which
+            # doubled the generator's CPU per request (it shares the cores it measures).
+            async with asyncio.timeout(REQUEST_TIMEOUT):
+                status, body = await _read_response(reader)
             error = None if status == 200 else f"HTTP {status}"
+            if error and len(samples) < 3:
+                samples.append(f"{error}: {body[:300].decode(errors='replace')}")
         except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError) as exc:
             error = type(exc).__name__
             if writer is not None:
@@ -134,6 +151,7 @@ async def _generate(
     latencies: list[float] = []
     errors: list[str] = []
     sent: list[int] = []
+    samples: list[str] = []
     rng = random.Random(7)
     await asyncio.gather(
         *(
@@ -147,11 +165,18 @@ async def _generate(
                 latencies,
                 errors,
                 sent,
+                samples,
             )
             for _ in range(users)
         )
     )
-    return {"latencies": latencies, "errors": errors, "seconds": seconds, "sent": len(sent)}
+    return {
+        "latencies": latencies,
+        "errors": errors,
+        "seconds": seconds,
+        "sent": len(sent),
+        "samples": samples,
+    }
 
 
 def generate_main(args: argparse.Namespace) -> None:
@@ -352,15 +377,45 @@ def summarize(name: str, result: dict[str, Any]) -> dict[str, float]:
         f"{int(row['errors']):>8}{row['rps']:>9.0f}{int(row['requests']):>10}"
         + (f"   errors: {kinds}" if kinds else "")
     )
+    for sample in result.get("samples", []):
+        print(f"{'':<26}e.g. {sample}")
     return row
 
 
+def _loadavg() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def sweep(
+    port: int, path: str, token: str | None, args: argparse.Namespace, watch: list[Service]
+) -> None:
+    """The gateway at each user count of ``--sweep``; the highest meeting the goal."""
+    best = None
+    for users in (int(u) for u in args.sweep.split(",") if u.strip()):
+        step = argparse.Namespace(**{**vars(args), "users": users})
+        run = run_load(port, path, token, step, watch)
+        row = summarize(f"sweep: {users} users", run)
+        cpu = " ".join(f"{n} {c / max(1, run['sent']) * 1000:.2f}" for n, c in run["cpu"].items())
+        print(f"{'':<26}load average {_loadavg()}; CPU ms/request: {cpu}")
+        if row["p95"] < 100 and row["errors"] == 0:
+            best = users
+    rate = f"{best * args.rate:g} req/s" if best else "none"
+    print(
+        f"highest swept load meeting p95 < 100 ms with 0 errors: {best or 'none'} users ({rate})\n"
+    )
+
+
 def start_service(
-    name: str, port: int, env: dict[str, str], workers: int = 1
+    name: str, port: int, env: dict[str, str], workers: int = 1, log_dir: str | None = None
 ) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "pyairtable_platform.cli", "serve", name, "--port", str(port)]
     if workers > 1:
         cmd += ["--workers", str(workers)]
+    if log_dir:
+        os.makedirs(log_dir, exist_ok=True)
+        with open(os.path.join(log_dir, f"{name}.log"), "wb") as log:
+            return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -373,8 +428,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--gateway-workers", type=int, default=1)
-    parser.add_argument("--path", default="/api/v1/auth/whoami")
+    parser.add_argument("--core-workers", type=int, default=1)
+    parser.add_argument("--path", default="/api/v1/users/me")
+    parser.add_argument(
+        "--sweep", help="comma-separated user counts to measure through the gateway in turn"
+    )
     parser.add_argument("--log-requests", action="store_true", help="keep per-request access logs")
+    parser.add_argument("--log-dir", help="write each service's log to DIR/<service>.log")
     parser.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-minimal", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -409,8 +469,8 @@ def main() -> None:
         services: list[Service] = []
         try:
             for name in ("core", "ai", "gateway"):
-                workers = args.gateway_workers if name == "gateway" else 1
-                proc = start_service(name, ports[name], env, workers)
+                workers = {"gateway": args.gateway_workers, "core": args.core_workers}.get(name, 1)
+                proc = start_service(name, ports[name], env, workers, args.log_dir)
                 services.append(Service(name, proc))
                 wait_ready(f"http://127.0.0.1:{ports[name]}/ready", proc)
             minimal = subprocess.Popen(
@@ -429,9 +489,10 @@ def main() -> None:
                 print("core has no sign-up endpoint yet: measuring the anonymous JWKS route")
             print(
                 f"{args.users} users x {args.rate:g} req/s, {args.seconds:g} s measured after "
-                f"{args.warmup:g} s warm-up; gateway workers: {args.gateway_workers}; "
-                f"access log: {'on' if args.log_requests else 'off'}"
+                f"{args.warmup:g} s warm-up; workers: gateway {args.gateway_workers}, core "
+                f"{args.core_workers}; access log: {'on' if args.log_requests else 'off'}"
             )
+            print(f"machine: {os.cpu_count()} CPUs, load average {_loadavg()} before the run")
             kind = "authenticated" if token and not access_for(path).anonymous else "anonymous"
             print(f"target through the gateway: GET {path} ({kind})")
             print(
@@ -445,6 +506,8 @@ def main() -> None:
                 "\n" + " " * 26 + "".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True))
             )
             stack = [s for s in services if s.name != "minimal ASGI app"]
+            if args.sweep:
+                sweep(ports["gateway"], path, token, args, stack)
             through_run = run_load(ports["gateway"], path, token, args, stack)
             through = summarize("through the gateway", through_run)
             bare_run = run_load(ports["minimal"], "/", None, args, services[-1:])
@@ -463,6 +526,9 @@ def main() -> None:
             for label, run in (("(gateway run)", through_run), ("(minimal app run)", bare_run)):
                 per_request = run["cpu"]["load generator"] / max(1, run["sent"]) * 1000
                 print(f"{'load generator ' + label:<36}{per_request:>16.2f}")
+            stack_rss = sum(s.peak_rss_mb for s in stack)
+            print(f"{'gateway + core + ai':<26}{stack_rss:>7.1f} MB  (sum of peaks)")
+            print(f"load average after the run: {_loadavg()}")
         finally:
             for service in services:
                 if service.proc.poll() is None:

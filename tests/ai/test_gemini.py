@@ -15,7 +15,7 @@ from pyairtable_platform.ai.app import create_app
 from pyairtable_platform.devinfra.throwaway import Infra
 from tests.ai.conftest import FAKE_PRICES, FakeProvider, ai_settings, auth, owner_rows, parse_sse
 from tests.ai.fakes.gemini import create_gemini_app
-from tests.ai.fakes.script import Recorder, Script, ToolCall, call, error, text
+from tests.ai.fakes.script import Recorder, Script, Step, ToolCall, call, error, text
 from tests.core.mcp.conftest import Tenant
 from tests.support.servers import ThreadServer
 
@@ -29,8 +29,8 @@ class FakeGemini:
     script: Script
     recorder: Recorder
 
-    def play(self, *steps: object) -> None:
-        self.script.steps = list(steps)  # type: ignore[arg-type]  # Steps from tests.ai.fakes.script
+    def play(self, *steps: Step) -> None:
+        self.script.steps = list(steps)
         self.recorder.clear()
 
 
@@ -98,7 +98,7 @@ async def test_a_gemini_turn_calls_two_mcp_tools_and_logs_the_reported_usage(
     events = parse_sse(response.text)
     start, end = events[0].data, events[-1].data
     assert (start["provider"], start["model"]) == ("gemini", GEMINI_MODEL)
-    assert end["status"] == "completed", [(e.type, e.data) for e in events]
+    assert end["status"] == "completed", "\n".join(f"{e.type} {e.data}" for e in events)
     assert end["text"] == "Product Launch has several tables."
     assert [e.data["name"] for e in events if e.type == "tool_call"] == [
         "list_bases",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from pyairtable_platform.ai.analysis.router import router as analysis_router
 from pyairtable_platform.ai.budgets.router import router as budgets_router
 from pyairtable_platform.ai.chat.router import router as chat_router
 from pyairtable_platform.ai.config import AiSettings
@@ -20,6 +21,13 @@ def create_app(settings: AiSettings | None = None) -> FastAPI:
         service="ai",
         settings=settings,
         title="PyAirtable Platform AI",
-        routers=[sessions_router, chat_router, provider_router, budgets_router, usage_router],
+        routers=[
+            sessions_router,
+            chat_router,
+            provider_router,
+            budgets_router,
+            usage_router,
+            analysis_router,
+        ],
         extensions=[ai_extension(settings)],
     )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from pyairtable_platform.ai.chat.mcp import McpConnector
 from pyairtable_platform.ai.chat.runner import TurnRunner
 from pyairtable_platform.ai.config import AiSettings
 from pyairtable_platform.ai.costs.pricing import PriceTable
@@ -27,6 +28,7 @@ class AiState:
     prices: PriceTable
     models: ModelCache
     runner: TurnRunner
+    mcp: McpConnector
 
     @property
     def session_factory(self) -> async_sessionmaker[AsyncSession]:
@@ -46,11 +48,13 @@ def ai_extension(settings: AiSettings, shutdown_grace_seconds: float = 30.0):  #
             prices=PriceTable(settings.model_prices),
             models=ModelCache(settings),
             runner=TurnRunner(),
+            mcp=McpConnector(settings.resolved_mcp_url, timeout=settings.provider_timeout_seconds),
         )
         app.state.ai = state
         try:
             yield
         finally:
             await state.runner.drain(shutdown_grace_seconds)
+            await state.mcp.aclose()
 
     return extension

@@ -97,7 +97,6 @@ async def jobs_extension(app: FastAPI, resources: Resources) -> AsyncIterator[No
         max_size=4,
         open=False,
         check=psycopg_pool.AsyncConnectionPool.check_connection,
-        kwargs={"autocommit": True},
     )
     await pool.open(wait=False)
     try:

@@ -15,7 +15,7 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.propagate import extract, inject
+from opentelemetry.propagate import extract, get_global_textmap, inject
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
@@ -109,6 +109,9 @@ class ObservabilityMiddleware:
         self.log_requests = log_requests
         self.tracer = trace.get_tracer(f"pyairtable_platform.{service}")
         self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        # The headers the configured propagators read (traceparent, tracestate, baggage by
+        # default): a request with none of them has nothing to extract.
+        self._trace_fields = frozenset(f.lower() for f in get_global_textmap().fields)
 
     def _observe(self, method: str, route: str, status: int, elapsed: float) -> None:
         key = (method, route, str(status))
@@ -130,7 +133,10 @@ class ObservabilityMiddleware:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         request_id = accept_request_id(headers.get("x-request-id"))
         token = request_id_var.set(request_id)
-        parent = extract(headers)
+        if self._trace_fields.isdisjoint(headers):
+            parent = otel_context.Context()
+        else:
+            parent = extract(headers)
         ctx_token = otel_context.attach(parent)
         start = time.perf_counter()
         status = 500

@@ -67,7 +67,12 @@ def _function_calls(step: Step) -> list[dict[str, Any]]:
 
 
 def _response(
-    model: str, parts: list[dict[str, Any]], *, finish: str | None, usage: dict[str, Any] | None
+    model: str,
+    response_id: str,
+    parts: list[dict[str, Any]],
+    *,
+    finish: str | None,
+    usage: dict[str, Any] | None,
 ) -> dict[str, Any]:
     candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
     if finish:
@@ -75,7 +80,8 @@ def _response(
     body: dict[str, Any] = {
         "candidates": [candidate],
         "modelVersion": model,
-        "responseId": f"resp-{next(_ids)}",
+        # One id for every chunk of a stream: google-genai takes a new id for a resumed stream.
+        "responseId": response_id,
     }
     if usage is not None:
         body["usageMetadata"] = usage
@@ -88,7 +94,13 @@ def create_gemini_app(script: Script, recorder: Recorder) -> Starlette:
         model, _, method = target.partition(":")
         if method not in ("generateContent", "streamGenerateContent"):
             return JSONResponse(
-                {"error": {"code": 404, "message": f"unknown method {method!r}", "status": "NOT_FOUND"}},
+                {
+                    "error": {
+                        "code": 404,
+                        "message": f"unknown method {method!r}",
+                        "status": "NOT_FOUND",
+                    }
+                },
                 status_code=404,
             )
         body = await request.json()
@@ -114,10 +126,11 @@ def create_gemini_app(script: Script, recorder: Recorder) -> Starlette:
                 status_code=step.error_status,
             )
         usage = usage_metadata(step)
+        response_id = f"resp-{next(_ids)}"
         if method == "generateContent":
             parts: list[dict[str, Any]] = [{"text": step.text}] if step.text else []
             parts += _function_calls(step)
-            return JSONResponse(_response(model, parts, finish="STOP", usage=usage))
+            return JSONResponse(_response(model, response_id, parts, finish="STOP", usage=usage))
 
         async def chunks() -> AsyncIterator[bytes]:
             pieces: list[list[dict[str, Any]]] = []
@@ -134,7 +147,9 @@ def create_gemini_app(script: Script, recorder: Recorder) -> Starlette:
             for i, parts in enumerate(pieces):
                 last = i == len(pieces) - 1
                 # Gemini sends usage so far on every chunk; the final one is the total.
-                data = _response(model, parts, finish="STOP" if last else None, usage=usage)
+                data = _response(
+                    model, response_id, parts, finish="STOP" if last else None, usage=usage
+                )
                 yield b"data: " + orjson.dumps(data) + b"\r\n\r\n"
 
         return StreamingResponse(chunks(), media_type="text/event-stream")

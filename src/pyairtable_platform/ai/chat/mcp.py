@@ -1,16 +1,53 @@
 """The MCP client of the ai service: core's ``/mcp`` over streamable HTTP, authenticated with
 the calling user's own credential, so the model can do exactly what that user's MCP client
-could do and nothing more."""
+could do and nothing more.
+
+What does not change from turn to turn is paid once, not per turn (:class:`McpConnector`):
+
+- one HTTP connection pool to core, shared by every MCP client of the process;
+- one MCP session per user credential, kept open while it is in use and for
+  ``POOL_IDLE_SECONDS`` after (at most ``POOL_MAX_AGE_SECONDS``; an access token is
+  short-lived anyway): a turn sends no handshake and no ``tools/list``, only its tool calls.
+  Core verifies the credential on every request, so a revoked token stops working at once,
+  pooled or not;
+- the protocol negotiation (``server/discover``): the first result is adopted by later sessions.
+
+What does change per turn travels per call in the request's ``_meta``: the chat session the
+writes belong to and the request id (core reads both; the channel header is the session's).
+
+Core reports in each tool result's ``_meta`` how long the call waited on Airtable; the client
+adds it to the turn's :class:`TurnContext`, so a turn can tell its own latency from Airtable's.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import datetime
+import hashlib
+import time
 import uuid
-from typing import Any
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Literal
 
+import httpx2
+import mcp_types
+from fastmcp.client import Client
+from fastmcp.client.client import CallToolResult
+from fastmcp.client.progress import ProgressHandler
+from fastmcp.client.transports import StreamableHttpTransport
 from pydantic_ai.mcp import MCPToolset
 
 from pyairtable_platform.kit.context import current_request_id
 from pyairtable_platform.kit.errors import PlatformError
+
+# Keys of ``_meta``: core's answer (milliseconds the call waited on Airtable), our requests.
+UPSTREAM_META = "pap/upstream_ms"
+META_CHAT_SESSION = "pap/chat_session"
+META_REQUEST_ID = "pap/request_id"
+POOL_IDLE_SECONDS = 120.0
+POOL_MAX_AGE_SECONDS = 600.0
+POOL_SIZE = 512
 
 
 class ToolCallFailed(PlatformError):
@@ -23,41 +60,241 @@ class McpUnavailable(PlatformError):
     error = "mcp_unavailable"
 
 
-def user_toolset(
-    url: str, credential: str, *, session_id: uuid.UUID | None, timeout: float
-) -> MCPToolset[Any]:
-    headers = {
-        "Authorization": f"Bearer {credential}",
-        # Core records chat as the channel of the writes, and which session asked for them.
-        "X-PAP-Channel": "chat",
-    }
-    if session_id is not None:
-        headers["X-PAP-Chat-Session"] = str(session_id)
-    request_id = current_request_id()
-    if request_id:
-        headers["X-Request-ID"] = request_id
-    return MCPToolset(
-        url,
-        headers=headers,
-        id="platform",
-        tool_error_behavior="retry",
-        max_retries=2,
-        init_timeout=timeout,
-        read_timeout=timeout,
-    )
+@dataclass
+class TurnContext:
+    """The running turn, as its tool calls need it: what to tell core, and where the turn's
+    time went as the ai service sees it (``message_end.timings``)."""
+
+    session_id: uuid.UUID | None = None
+    request_id: str | None = None
+    llm_seconds: float = 0.0
+    tool_seconds: float = 0.0
+    upstream_ms: float = 0.0
+    tool_calls: int = 0
+
+    def as_dict(self, turn_ms: float) -> dict[str, float]:
+        return {
+            "turn_ms": round(turn_ms, 1),
+            "llm_ms": round(self.llm_seconds * 1000, 1),
+            "tools_ms": round(self.tool_seconds * 1000, 1),
+            "upstream_ms": round(self.upstream_ms, 1),
+            "tool_calls": self.tool_calls,
+        }
 
 
-async def call(
-    url: str, credential: str, name: str, arguments: dict[str, Any], *, session_id: uuid.UUID | None
-) -> Any:
-    """Call one MCP tool outside the agent (applying or reverting an action for the user)."""
-    from fastmcp.exceptions import ToolError
+# The turn whose tool calls are running (set for the whole turn by the chat service).
+current_turn: ContextVar[TurnContext | None] = ContextVar("chat_turn", default=None)
 
-    toolset = user_toolset(url, credential, session_id=session_id, timeout=30.0)
-    try:
-        async with toolset:
-            return await toolset.direct_call_tool(name, arguments)
-    except ToolError as exc:
-        raise ToolCallFailed(f"{name} failed: {exc}") from exc
-    except (OSError, TimeoutError) as exc:
-        raise McpUnavailable(f"cannot reach the MCP server: {exc}") from exc
+
+class _SharedPool(httpx2.AsyncBaseTransport):
+    """The connector's pool, lent to a per-turn client: closing that client must not close it."""
+
+    def __init__(self, pool: httpx2.AsyncHTTPTransport) -> None:
+        self._pool = pool
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        return await self._pool.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        return None
+
+
+class _PlatformClient(Client[Any]):
+    """A FastMCP client that reads core's timings from each tool result."""
+
+    async def call_tool(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None = None,
+        *,
+        version: str | None = None,
+        timeout: datetime.timedelta | float | int | None = None,  # noqa: ASYNC109 - the SDK signature
+        progress_handler: ProgressHandler | None = None,
+        raise_on_error: bool = True,
+        meta: dict[str, Any] | None = None,
+    ) -> CallToolResult:
+        result = await super().call_tool(
+            name,
+            arguments,
+            version=version,
+            timeout=timeout,
+            progress_handler=progress_handler,
+            raise_on_error=raise_on_error,
+            meta=meta,
+        )
+        turn = current_turn.get()
+        meta = result.meta or {}
+        if turn is not None and isinstance(meta.get(UPSTREAM_META), int | float):
+            turn.upstream_ms += float(meta[UPSTREAM_META])
+        return result
+
+
+async def _with_turn_meta(ctx: Any, call_tool: Any, name: str, tool_args: dict[str, Any]) -> Any:
+    """``process_tool_call`` of pooled toolsets: the turn's own data, per call."""
+    turn = current_turn.get()
+    meta: dict[str, Any] = {}
+    if turn is not None:
+        if turn.session_id is not None:
+            meta[META_CHAT_SESSION] = str(turn.session_id)
+        if turn.request_id:
+            meta[META_REQUEST_ID] = turn.request_id
+    return await call_tool(name, tool_args, metadata=meta or None)
+
+
+@dataclass
+class _Pooled:
+    toolset: MCPToolset[Any]
+    created: float
+    used: float
+
+
+class McpConnector:
+    """Per ai process: the pool, negotiation and tool list every turn's MCP client shares."""
+
+    def __init__(self, url: str, *, timeout: float, max_connections: int = 100) -> None:
+        self.url = url
+        self.timeout = timeout
+        self._http_pool = httpx2.AsyncHTTPTransport(
+            limits=httpx2.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            )
+        )
+        self._discover: tuple[str, mcp_types.DiscoverResult] | None = None
+        self._pool: dict[str, _Pooled] = {}
+        self._opening = asyncio.Lock()
+
+    def _remember_discover(self, client: Client[Any]) -> None:
+        discover = client.session.discover_result
+        version = client.protocol_version
+        if discover is not None and version is not None:
+            self._discover = (version, discover)
+
+    async def user_toolset(self, credential: str) -> MCPToolset[Any]:
+        """The pooled MCP session of this credential (opened on first use). Enter it for the
+        turn (``async with``); the pool's own hold keeps it open between turns."""
+        key = hashlib.sha256(credential.encode()).hexdigest()
+        entry = self._fresh(key)
+        if entry is None:
+            async with self._opening:
+                entry = self._fresh(key)
+                if entry is None:
+                    headers = {
+                        "Authorization": f"Bearer {credential}",
+                        # Core records chat as the channel of the writes.
+                        "X-PAP-Channel": "chat",
+                    }
+                    toolset = MCPToolset(
+                        self.client(headers),
+                        id="platform",
+                        tool_error_behavior="retry",
+                        max_retries=2,
+                        process_tool_call=_with_turn_meta,
+                    )
+                    await toolset.__aenter__()
+                    self._remember_discover(toolset.client)
+                    stale = self._pool.pop(key, None)
+                    now = time.monotonic()
+                    entry = self._pool[key] = _Pooled(toolset, now, now)
+                    if stale is not None:
+                        await self._release(stale)
+                    await self._sweep(now)
+        entry.used = time.monotonic()
+        return entry.toolset
+
+    def _fresh(self, key: str) -> _Pooled | None:
+        entry = self._pool.get(key)
+        if entry is None or time.monotonic() - entry.created > POOL_MAX_AGE_SECONDS:
+            return None
+        return entry
+
+    async def _sweep(self, now: float) -> None:
+        idle = [
+            k
+            for k, e in self._pool.items()
+            if now - e.used > POOL_IDLE_SECONDS or now - e.created > POOL_MAX_AGE_SECONDS
+        ]
+        if len(self._pool) - len(idle) > POOL_SIZE:
+            by_use = sorted(self._pool, key=lambda k: self._pool[k].used)
+            idle = list(dict.fromkeys([*idle, *by_use[: len(self._pool) - POOL_SIZE]]))
+        for key in idle:
+            await self._release(self._pool.pop(key))
+
+    @staticmethod
+    async def _release(entry: _Pooled) -> None:
+        # Only the pool's hold: a turn still inside the session keeps it open until it leaves.
+        await entry.toolset.__aexit__(None, None, None)
+
+    def _http_client(
+        self,
+        headers: dict[str, str] | None = None,
+        timeout: httpx2.Timeout | None = None,
+        auth: httpx2.Auth | None = None,
+        **_: Any,
+    ) -> httpx2.AsyncClient:
+        return httpx2.AsyncClient(
+            headers=headers,
+            auth=auth,
+            timeout=timeout or httpx2.Timeout(30.0, read=max(300.0, self.timeout)),
+            transport=_SharedPool(self._http_pool),
+        )
+
+    def client(self, headers: dict[str, str], *, timeout: float | None = None) -> Client[Any]:
+        transport = StreamableHttpTransport(
+            self.url, headers=headers, httpx_client_factory=self._http_client
+        )
+        discover = self._discover
+        return _PlatformClient(
+            transport,
+            timeout=timeout or self.timeout,
+            init_timeout=timeout or self.timeout,
+            # Once core's discover result is known, adopt it instead of asking again.
+            mode=discover[0] if discover is not None else "auto",
+            prior_discover=discover[1] if discover is not None else None,
+        )
+
+    def toolset(
+        self,
+        credential: str,
+        *,
+        session_id: uuid.UUID | None,
+        timeout: float | None = None,
+        tool_error_behavior: Literal["retry", "error", "failed"] = "retry",
+    ) -> MCPToolset[Any]:
+        """A session of its own (calls outside a chat turn: approvals, undo, analysis), with
+        the chat session and request id in headers; it shares the pool and negotiation."""
+        headers = {
+            "Authorization": f"Bearer {credential}",
+            # Core records chat as the channel of the writes, and which session asked for them.
+            "X-PAP-Channel": "chat",
+        }
+        if session_id is not None:
+            headers["X-PAP-Chat-Session"] = str(session_id)
+        request_id = current_request_id()
+        if request_id:
+            headers["X-Request-ID"] = request_id
+        return MCPToolset(
+            self.client(headers, timeout=timeout),
+            id="platform",
+            tool_error_behavior=tool_error_behavior,
+            max_retries=2,
+        )
+
+    async def aclose(self) -> None:
+        for key in list(self._pool):
+            await self._release(self._pool.pop(key))
+        await self._http_pool.aclose()
+
+    async def call(
+        self, credential: str, name: str, arguments: dict[str, Any], *, session_id: uuid.UUID | None
+    ) -> Any:
+        """Call one MCP tool outside the agent (applying or reverting an action for the user)."""
+        from fastmcp.exceptions import ToolError
+
+        toolset = self.toolset(credential, session_id=session_id, timeout=30.0)
+        try:
+            async with toolset:
+                return await toolset.direct_call_tool(name, arguments)
+        except ToolError as exc:
+            raise ToolCallFailed(f"{name} failed: {exc}") from exc
+        except (OSError, TimeoutError) as exc:
+            raise McpUnavailable(f"cannot reach the MCP server: {exc}") from exc

@@ -251,13 +251,8 @@ class ChatService:
 
     # --- the turn itself ------------------------------------------------------------------
 
-    def toolset(self, setup: TurnSetup, journal: ToolJournal) -> AbstractToolset[Any]:
-        inner = mcp.user_toolset(
-            self.settings.resolved_mcp_url,
-            setup.caller.credential,
-            session_id=setup.session_id,
-            timeout=self.settings.provider_timeout_seconds,
-        )
+    async def toolset(self, setup: TurnSetup, journal: ToolJournal) -> AbstractToolset[Any]:
+        inner = await self.state.mcp.user_toolset(setup.caller.credential)
         return ChatToolset(inner, max_chars=self.settings.tool_result_max_chars, journal=journal)
 
     async def resolve_approvals(self, setup: TurnSetup, handle: TurnHandle) -> None:
@@ -282,8 +277,7 @@ class ChatService:
                         associated_data=f"approval:{approval['action_id']}",
                     )
                 try:
-                    applied = await mcp.call(
-                        self.settings.resolved_mcp_url,
+                    applied = await self.state.mcp.call(
                         caller.credential,
                         "apply_action",
                         {"action_id": approval["action_id"], "approval_token": token},
@@ -340,6 +334,8 @@ class ChatService:
         token = request_id_var.set(setup.request_id)
         started = time.perf_counter()
         record = TurnRecord()
+        clock = mcp.TurnContext(session_id=setup.session_id, request_id=setup.request_id)
+        clock_token = mcp.current_turn.set(clock)
         handle.emit(
             ChatEvent(
                 "message_start",
@@ -387,21 +383,27 @@ class ChatService:
                         "usage": _usage_totals(record),
                         "alerts": alerts,
                         "elapsed_ms": elapsed_ms,
+                        # Where the turn's time went: LLM calls, MCP tool calls and, within
+                        # those, waiting on Airtable (bench/chat.py subtracts the last two
+                        # that are not the platform's own).
+                        "timings": clock.as_dict((time.perf_counter() - started) * 1000),
                     },
                 )
             )
+            mcp.current_turn.reset(clock_token)
             request_id_var.reset(token)
 
     async def _loop(
         self, setup: TurnSetup, handle: TurnHandle, record: TurnRecord
     ) -> tuple[list[ModelMessage], str]:
         journal = ToolJournal()
+        clock = mcp.current_turn.get() or mcp.TurnContext()
         model = self.state.models.get(setup.config, setup.model_name)
         agent: Agent[None, str | DeferredToolRequests] = Agent(
             model,
             output_type=[str, DeferredToolRequests],
             instructions=_instructions(setup.base_id, 0),
-            toolsets=[self.toolset(setup, journal)],
+            toolsets=[await self.toolset(setup, journal)],
         )
         limits = UsageLimits(
             request_limit=self.settings.max_model_requests_per_turn,
@@ -435,11 +437,13 @@ class ChatService:
                                 setup, record, node.model_response, requested_at, handle
                             )
                             requested_at = None
+                        tools_started = time.perf_counter()
                         async with node.stream(run.ctx) as stream:
                             async for event in stream:
                                 # Resolved approvals were reported when they were applied.
                                 if _call_id(event) not in resolved:
                                     self._on_tool_event(event, handle, record, journal)
+                        clock.tool_seconds += time.perf_counter() - tools_started
                     node = await run.next(node)
                 result = run.result
                 assert result is not None
@@ -537,7 +541,11 @@ class ChatService:
     ) -> None:
         usage = TokenUsage.from_request_usage(response.usage)
         price = self._price(setup, usage, response.model_name)
-        latency = int((time.perf_counter() - requested_at) * 1000)
+        elapsed = time.perf_counter() - requested_at
+        latency = int(elapsed * 1000)
+        clock = mcp.current_turn.get()
+        if clock is not None:
+            clock.llm_seconds += elapsed
         record.cost += price
         record.tokens = TokenUsage(
             record.tokens.input_tokens + usage.input_tokens,
@@ -574,7 +582,11 @@ class ChatService:
     def _record_failed_call(
         self, setup: TurnSetup, record: TurnRecord, exc: ModelAPIError, requested_at: float
     ) -> None:
-        latency = int((time.perf_counter() - requested_at) * 1000)
+        elapsed = time.perf_counter() - requested_at
+        latency = int(elapsed * 1000)
+        clock = mcp.current_turn.get()
+        if clock is not None:
+            clock.llm_seconds += elapsed
         status = exc.status_code if isinstance(exc, ModelHTTPError) else None
         record.usage_rows.append(
             self._usage_row(
@@ -723,8 +735,7 @@ class ChatService:
                 raise NotFound(f"no action {action_id} in this session")
             if approval["status"] != "approved":
                 raise Conflict(f"action {action_id} is {approval['status']}, not applied")
-        result = await mcp.call(
-            self.settings.resolved_mcp_url,
+        result = await self.state.mcp.call(
             caller.credential,
             "revert_action",
             {"action_id": action_id},

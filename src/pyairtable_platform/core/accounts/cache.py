@@ -16,6 +16,8 @@ import uuid
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from pyairtable_platform.kit.auth import Identity
+
 PROFILE_CACHE_SECONDS = 60
 # Longer than any read-then-fill can take; shorter than anyone would notice the misses.
 _INVALIDATED_SECONDS = 5
@@ -26,13 +28,15 @@ def _key(user_id: uuid.UUID) -> str:
     return f"pap:accounts:me:{user_id}"
 
 
-async def get(redis: Redis, user_id: uuid.UUID) -> bytes | None:
-    """The cached profile JSON, or ``None`` (absent, just invalidated, or Redis down: the
-    caller reads the database, which stays authoritative)."""
-    try:
-        value = await redis.get(_key(user_id))
-    except RedisError:
-        return None
+def keys_for(identity: Identity) -> list[str]:
+    """The entry to read along with the caller's revocation check (one Redis round trip)."""
+    return [_key(identity.user_id)]
+
+
+def profile(value: object) -> bytes | None:
+    """The cached profile JSON in a value read from :func:`keys_for`'s key, or ``None``
+    (absent or just invalidated: the caller reads the database, which stays
+    authoritative)."""
     # The client is built with decode_responses=False: values are bytes.
     return value if isinstance(value, bytes) and value != _INVALIDATED else None
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from pyairtable_platform.core.accounts import cache as profile_cache
 from pyairtable_platform.core.accounts import service
 from pyairtable_platform.core.accounts.schemas import (
     Accepted,
@@ -25,10 +26,12 @@ from pyairtable_platform.core.accounts.schemas import (
 from pyairtable_platform.core.auth.deps import (
     AuthDep,
     CurrentIdentity,
+    IdentityReads,
     OptionalIdentity,
     PublicSession,
     TenantSession,
     access_claims,
+    identity_reading,
     session_id,
 )
 from pyairtable_platform.kit.responses import JSONResponse
@@ -127,12 +130,16 @@ async def password_reset_confirm(
     return Response(status_code=204)
 
 
+CallerAndProfile = Annotated[IdentityReads, identity_reading(profile_cache.keys_for)]
+
+
 @router.get("/api/v1/users/me", response_model=UserOut, summary="Your profile")
-async def get_me(identity: CurrentIdentity, state: AuthDep) -> Response:
+async def get_me(caller: CallerAndProfile, state: AuthDep) -> Response:
     """The signed-in user's profile. Answered from a short-lived cache (invalidated by every
     change to the profile), so it is cheap enough to call on every page load."""
-    # The cached bytes are already a rendered UserOut: sent as they are, not re-validated.
-    return Response(await service.profile_json(state, identity), media_type="application/json")
+    body = await service.profile_json(state, caller.identity, caller.values[0])
+    # The bytes are already a rendered UserOut: sent as they are, not re-validated.
+    return Response(body, media_type="application/json")
 
 
 @router.patch("/api/v1/users/me", response_model=UserOut, summary="Update your profile")

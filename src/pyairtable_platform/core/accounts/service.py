@@ -328,16 +328,18 @@ async def get_me(session: AsyncSession, identity: Identity) -> User:
     return user
 
 
-async def profile_json(state: AuthState, identity: Identity) -> bytes:
-    """The caller's profile as JSON, from the Redis cache when it holds it (no database
-    transaction at all), else read under the caller's RLS context and cached.
+async def profile_json(state: AuthState, identity: Identity, cached: object) -> bytes:
+    """The caller's profile as JSON: ``cached`` (the value of
+    :func:`profile_cache.keys_for`, read with the revocation check) when it holds one, so
+    a hit costs no database transaction at all; else read under the caller's RLS context
+    and cached.
 
     The identity was verified and checked against revocation by the caller's dependency;
     the entry is keyed by that verified user id, so it is only ever served to its owner.
     """
-    cached = await profile_cache.get(state.redis, identity.user_id)
-    if cached is not None:
-        return cached
+    body = profile_cache.profile(cached)
+    if body is not None:
+        return body
     async with transaction(
         state.factory, user_id=identity.user_id, workspace_id=identity.workspace_id
     ) as session:

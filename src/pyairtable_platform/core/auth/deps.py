@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pyairtable_platform.core.api_keys import service as api_key_service
 from pyairtable_platform.core.auth import permissions
 from pyairtable_platform.core.auth.permissions import Action
-from pyairtable_platform.core.auth.state import AuthState
+from pyairtable_platform.core.auth.state import AuthState, KeysFor
 from pyairtable_platform.core.auth.unit import transaction
 from pyairtable_platform.core.workspaces import repository as workspace_repository
 from pyairtable_platform.kit.auth import Identity, Scope, extract_credential
@@ -70,6 +71,43 @@ async def get_optional_identity(request: Request, state: AuthDep) -> Identity | 
 
 
 CurrentIdentity = Annotated[Identity, Depends(get_identity)]
+
+
+@dataclass(frozen=True)
+class IdentityReads:
+    """The verified caller, plus the Redis values a handler asked for with it."""
+
+    identity: Identity
+    values: list[Any]
+
+
+def identity_reading(keys_for: KeysFor) -> Any:
+    """Dependency: :data:`CurrentIdentity` plus the values of ``keys_for(identity)`` in
+    Redis, read in the same round trip as the access token's revocation check — for hot
+    read endpoints answered from a cache (``GET /api/v1/users/me``)."""
+
+    async def dependency(request: Request, state: AuthDep) -> IdentityReads:
+        credential = extract_credential(request.headers)
+        if credential is None:
+            raise Unauthorized(
+                "authentication required: send 'Authorization: Bearer <access token or API key>'",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        kind, value = credential
+        if kind == "api_key":
+            identity = await api_key_service.resolve(state, value)
+            try:
+                values: list[Any] = await state.redis.mget(list(keys_for(identity)))
+            except RedisError:
+                values = [None] * len(keys_for(identity))  # the handler reads the database
+            return IdentityReads(identity, values)
+        identity, claims, values = await state.verify_access_token_and_read(value, keys_for)
+        request.state.pap_access_claims = claims
+        return IdentityReads(identity, values)
+
+    return Depends(dependency)
+
+
 OptionalIdentity = Annotated[Identity | None, Depends(get_optional_identity)]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +33,10 @@ VERIFIED_TOKEN_MEMORY_SECONDS = 300.0
 VERIFIED_TOKEN_MEMORY_SIZE = 50_000
 
 
+# The Redis keys a handler wants read along with the revocation check, given the caller.
+KeysFor = Callable[[Identity], Sequence[str]]
+
+
 @dataclass
 class AuthState:
     settings: CoreSettings
@@ -52,14 +56,26 @@ class AuthState:
 
     async def verify_access_token(self, token: str) -> tuple[Identity, dict[str, Any]]:
         """Signature, claims and revocation; the identity and the raw claims."""
+        identity, claims = await self._verified(token)
+        await self.revocations.check(claims)
+        return identity, claims
+
+    async def verify_access_token_and_read(
+        self, token: str, keys_for: KeysFor
+    ) -> tuple[Identity, dict[str, Any], list[Any]]:
+        """:meth:`verify_access_token`, also reading ``keys_for(identity)`` from Redis in
+        the revocation check's round trip; their values come third."""
+        identity, claims = await self._verified(token)
+        values = await self.revocations.check(claims, also=keys_for(identity))
+        return identity, claims, values
+
+    async def _verified(self, token: str) -> tuple[Identity, dict[str, Any]]:
         remembered = self.verified.get(token)
         if remembered is None:
             claims = await decode_access_token(token, self.jwks)
             remembered = identity_from_claims(claims), claims
             self.verified.put(token, remembered, float(claims["exp"]))
-        identity, claims = remembered
-        await self.revocations.check(claims)
-        return identity, claims
+        return remembered
 
 
 def build_auth_state(settings: CoreSettings, resources: Resources) -> AuthState:

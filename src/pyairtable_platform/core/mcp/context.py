@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from pyairtable_platform.core.actions.config import ActionsSettings
 from pyairtable_platform.core.actions.schemas import Channel
 from pyairtable_platform.core.actions.service import ActionsService
+from pyairtable_platform.core.airtable.metrics import UpstreamClock, upstream_clock
 from pyairtable_platform.core.auth import permissions
 from pyairtable_platform.core.auth.permissions import Action as Permission
-from pyairtable_platform.core.airtable.metrics import UpstreamClock, upstream_clock
 from pyairtable_platform.core.auth.unit import transaction
 from pyairtable_platform.core.mcp.config import McpSettings
 from pyairtable_platform.kit.auth import Identity
@@ -46,6 +46,12 @@ SCOPE_CHAT_SESSION = "pap.chat_session"
 
 # Key of a tool result's ``_meta`` holding the milliseconds the call waited on Airtable.
 UPSTREAM_META = "pap/upstream_ms"
+
+# A client that keeps one MCP session for many chat turns (the ai service) names the turn's
+# chat session and request id per call in the request's ``_meta`` instead of in headers; the
+# session id is honoured only on the "chat" channel, as the header is.
+META_CHAT_SESSION = "pap/chat_session"
+META_REQUEST_ID = "pap/request_id"
 
 # The identity of the running tool call, for code below the tools (set per call).
 current_identity: ContextVar[Identity | None] = ContextVar("mcp_identity", default=None)
@@ -114,6 +120,21 @@ def _scope(ctx: Context[Any, Any]) -> dict[str, Any]:
     return scope
 
 
+def _request_meta(ctx: Context[Any, Any]) -> dict[str, Any]:
+    try:
+        meta = ctx.request_context.meta
+    except ValueError:
+        return {}
+    return dict(meta) if isinstance(meta, dict) else {}
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
 def tool_error(exc: PlatformError) -> ToolError:
     """A platform error as a message a model can act on."""
     message = exc.detail
@@ -131,7 +152,15 @@ async def tool_call(ctx: Context[Any, Any], *, write: bool = False) -> AsyncIter
     runtime: McpRuntime = scope[SCOPE_RUNTIME]
     if write and permissions.SCOPE_RANK[identity.scope] < permissions.SCOPE_RANK["write"]:
         raise ToolError(READ_ONLY_MESSAGE)
-    rid = request_id_var.set(scope.get(SCOPE_REQUEST_ID) or uuid.uuid4().hex)
+    meta = _request_meta(ctx)
+    channel: Channel = scope.get(SCOPE_CHANNEL) or "mcp"
+    chat_session = scope.get(SCOPE_CHAT_SESSION)
+    if channel == "chat" and chat_session is None:
+        chat_session = _uuid(meta.get(META_CHAT_SESSION))
+    request_id = meta.get(META_REQUEST_ID)
+    if not isinstance(request_id, str) or not request_id:
+        request_id = scope.get(SCOPE_REQUEST_ID) or uuid.uuid4().hex
+    rid = request_id_var.set(request_id)
     who = current_identity.set(identity)
     clock = upstream_clock.set(UpstreamClock())
     try:
@@ -145,8 +174,8 @@ async def tool_call(ctx: Context[Any, Any], *, write: bool = False) -> AsyncIter
                 identity,
                 session,
                 runtime,
-                channel=scope.get(SCOPE_CHANNEL) or "mcp",
-                chat_session_id=scope.get(SCOPE_CHAT_SESSION),
+                channel=channel,
+                chat_session_id=chat_session,
             )
     except PlatformError as exc:
         raise tool_error(exc) from exc

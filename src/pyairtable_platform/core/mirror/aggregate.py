@@ -9,6 +9,7 @@ as text (ISO dates sort correctly as text).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from pyairtable_platform.core.airtable.schemas import Filter, Metric
@@ -95,10 +96,14 @@ def _filter(f: Filter, info: FieldInfo, ref: str, p: _Params) -> str:
             number = float(value)
         except (TypeError, ValueError):
             raise ValueError(f"field {info.name!r} is a number; {value!r} is not") from None
+        # Compared as numeric, like the values: exact (a float parameter would turn every
+        # row's value into a float8) and one conversion fewer per row.
+        exact = value if isinstance(value, int) and not isinstance(value, bool) else repr(number)
+        bound = f"CAST({p.add(Decimal(exact))} AS numeric)"
         expr = _num(ref)
         if op == "ne":
-            return f"({expr} IS NULL OR {expr} <> {p.add(number)})"
-        return f"{expr} {compare} {p.add(number)}"
+            return f"({expr} IS NULL OR {expr} <> {bound})"
+        return f"{expr} {compare} {bound}"
     if value is None:
         return _empty(ref) if op == "eq" else f"NOT {_empty(ref)}"
     if op in ("eq", "ne"):

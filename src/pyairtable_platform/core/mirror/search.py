@@ -16,10 +16,12 @@ import re
 from typing import Final
 
 FUZZY_THRESHOLD: Final = 0.3
-# A word found in very many records is ranked among this many of its matches: ranking reads
-# every candidate's vector, and the best 20 of 50,000 matches of a common word cost ~300 ms
-# at a million records (bench/airtable.py search). Narrower queries rank every match.
-RANK_CANDIDATES: Final = 2000
+# A word found in very many records is ranked among this many of its matches, plus every
+# record whose primary value matches (weight A, the best ranks; its own small index finds
+# them). The cost of a common word is the GIN bitmap of all its matches plus one heap read
+# per candidate: 2,000 candidates cost ~50 ms at a million records, 500 cost ~15 ms
+# (bench/airtable.py search). Narrower queries rank every match.
+RANK_CANDIDATES: Final = 500
 MAX_QUERY_LENGTH: Final = 200
 HEADLINE_OPTIONS: Final = (
     "StartSel=<mark>, StopSel=</mark>, MaxWords=25, MinWords=8, MaxFragments=2, "
@@ -43,12 +45,21 @@ FROM (
     SELECT c.base_id, c.table_id, c.record_id, c.primary_value, c.searchable_text,
            c.synced_at, ts_rank_cd(c.search_vector, c.q, 32) AS rank, c.q
     FROM (
-        SELECT r.base_id, r.table_id, r.record_id, r.primary_value, r.searchable_text,
-               r.synced_at, r.search_vector, q
-        FROM airtable_records r, {{tsquery}} AS q
-        WHERE r.workspace_id = app_current_workspace_id() AND r.search_vector @@ q
-          {_FILTERS}
-        LIMIT :candidates
+        (SELECT r.base_id, r.table_id, r.record_id, r.primary_value, r.searchable_text,
+                r.synced_at, r.search_vector, q
+         FROM airtable_records r, {{tsquery}} AS q
+         WHERE r.workspace_id = app_current_workspace_id()
+           AND r.primary_vector @@ q
+           {_FILTERS}
+         LIMIT :candidates)
+        UNION ALL
+        (SELECT r.base_id, r.table_id, r.record_id, r.primary_value, r.searchable_text,
+                r.synced_at, r.search_vector, q
+         FROM airtable_records r, {{tsquery}} AS q
+         WHERE r.workspace_id = app_current_workspace_id() AND r.search_vector @@ q
+           AND NOT r.primary_vector @@ q
+           {_FILTERS}
+         LIMIT :candidates)
     ) c
     ORDER BY rank DESC, c.record_id
     LIMIT :limit
