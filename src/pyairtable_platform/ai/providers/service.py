@@ -10,11 +10,14 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
-from pydantic_ai.models import Model
+import orjson
+from pydantic_ai.models import Model, ModelRequestParameters
 from pydantic_ai.settings import ModelSettings
+from pydantic_ai.tools import ToolDefinition
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pyairtable_platform.ai.config import AiSettings
@@ -256,14 +259,69 @@ class ModelCache:
         return model
 
 
+class ToolSchemaMemo:
+    """Tool schemas already rewritten for one model.
+
+    Before every request pydantic-ai rewrites each tool's JSON schema for the provider (a deep
+    copy and a walk per tool, through ``Model.customize_request_parameters``). A chat sends the
+    same ~25 MCP tools with every LLM call, so that was the largest share of the ai service's
+    CPU per turn; the rewritten schemas are kept here, keyed by the tool's full definition.
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._done: OrderedDict[tuple[Any, ...], ToolDefinition] = OrderedDict()
+
+    @staticmethod
+    def _key(tool: ToolDefinition) -> tuple[Any, ...]:
+        schema = orjson.dumps(tool.parameters_json_schema, option=orjson.OPT_SORT_KEYS)
+        return (tool.name, tool.description, tool.strict, tool.kind, schema)
+
+    def customize(
+        self,
+        params: ModelRequestParameters,
+        rewrite: Callable[[ModelRequestParameters], ModelRequestParameters],
+    ) -> ModelRequestParameters:
+        keys = [self._key(t) for t in params.function_tools]
+        missing = [
+            t for t, k in zip(params.function_tools, keys, strict=True) if k not in self._done
+        ]
+        # Output tools and objects are few and per run: rewritten as before.
+        done = rewrite(replace(params, function_tools=missing))
+        for tool, rewritten in zip(missing, done.function_tools, strict=True):
+            self._done[self._key(tool)] = rewritten
+        tools = []
+        for tool, key in zip(params.function_tools, keys, strict=True):
+            rewritten = self._done[key]
+            self._done.move_to_end(key)
+            tools.append(
+                replace(
+                    tool,
+                    parameters_json_schema=rewritten.parameters_json_schema,
+                    strict=rewritten.strict,
+                )
+            )
+        while len(self._done) > self._size:
+            self._done.popitem(last=False)
+        return replace(done, function_tools=tools)
+
+
 def build_model(config: ProviderConfig, model_name: str) -> Model:
-    """The pydantic-ai model speaking this provider's own wire protocol."""
+    """The pydantic-ai model speaking this provider's own wire protocol (with its tool schemas
+    rewritten once, not per request: :class:`ToolSchemaMemo`)."""
+    memo = ToolSchemaMemo()
     if config.provider in ("openai", "openai-compatible"):
         from pydantic_ai.models.openai import OpenAIChatModel
         from pydantic_ai.providers.openai import OpenAIProvider
 
+        class OpenAIModel(OpenAIChatModel):
+            def customize_request_parameters(
+                self, params: ModelRequestParameters
+            ) -> ModelRequestParameters:
+                return memo.customize(params, super().customize_request_parameters)
+
         # Local servers (Ollama, LM Studio) accept any key, but the SDK insists on one.
-        return OpenAIChatModel(
+        return OpenAIModel(
             model_name,
             provider=OpenAIProvider(base_url=config.base_url, api_key=config.api_key or "none"),
         )
@@ -271,13 +329,25 @@ def build_model(config: ProviderConfig, model_name: str) -> Model:
         from pydantic_ai.models.google import GoogleModel
         from pydantic_ai.providers.google import GoogleProvider
 
-        return GoogleModel(
+        class GeminiModel(GoogleModel):
+            def customize_request_parameters(
+                self, params: ModelRequestParameters
+            ) -> ModelRequestParameters:
+                return memo.customize(params, super().customize_request_parameters)
+
+        return GeminiModel(
             model_name, provider=GoogleProvider(api_key=config.api_key, base_url=config.base_url)
         )
     from pydantic_ai.models.anthropic import AnthropicModel
     from pydantic_ai.providers.anthropic import AnthropicProvider
 
-    return AnthropicModel(
+    class ClaudeModel(AnthropicModel):
+        def customize_request_parameters(
+            self, params: ModelRequestParameters
+        ) -> ModelRequestParameters:
+            return memo.customize(params, super().customize_request_parameters)
+
+    return ClaudeModel(
         model_name, provider=AnthropicProvider(api_key=config.api_key, base_url=config.base_url)
     )
 
