@@ -213,6 +213,29 @@ async def test_replicas_share_one_limit_through_redis(make_gateway: Any) -> None
     assert codes == [200, 200, 429]
 
 
+async def test_leased_limits_never_admit_more_than_the_shared_limit_across_replicas(
+    make_gateway: Any,
+) -> None:
+    # 0.05 x 200 = leases of up to 10 requests, taken from Redis and spent locally. Per
+    # hour, so the bucket refills by less than one request while the test runs.
+    first, second = (
+        make_gateway(rate_limit_sandbox="200/hour", rate_limit_lease_fraction=0.05)
+        for _ in range(2)
+    )
+    ip = fresh_ip()
+    async with httpx.AsyncClient() as client:
+        codes = [
+            (await client.get(f"{g.url}/sandbox/v0/x", headers={"X-Forwarded-For": ip})).status_code
+            for _ in range(130)
+            for g in (first, first, second)
+        ]
+    admitted = codes.count(200)
+    # Leases are charged before they are spent: never more than the limit; at most one
+    # lease per replica (2 x 10) is held back unspent when the limit runs out.
+    assert 200 - 2 * 10 <= admitted <= 200
+    assert set(codes) == {200, 429}
+
+
 async def test_without_redis_signed_in_calls_pass_and_sign_in_is_refused(
     make_gateway: Any, signer: Signer
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from pyairtable_platform.core.accounts.router import direct_routes as accounts_direct_routes
 from pyairtable_platform.core.accounts.router import router as accounts_router
 from pyairtable_platform.core.actions.router import router as actions_router
 from pyairtable_platform.core.airtable.deps import airtable_extension
@@ -51,4 +52,5 @@ def create_app(settings: CoreSettings | None = None) -> FastAPI:
     )
     app.mount("/sandbox", sandbox)
     mcp.install(app)
+    app.router.routes[0:0] = accounts_direct_routes
     return app

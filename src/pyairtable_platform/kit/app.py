@@ -4,6 +4,7 @@ metrics, request ids, tracing and one error shape."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -105,6 +106,11 @@ def create_service_app(
             app.state.resources = resources
             for extension in extensions:
                 await stack.enter_async_context(extension(app, resources))
+            # Everything built at start (modules, routes, models, pools) lives until the
+            # process ends: moved out of the collector's reach, the full collections that
+            # otherwise rescan it stop pausing the event loop for tens of milliseconds
+            # under load (the p99 of bench/gateway.py).
+            gc.freeze()
             yield {}
 
     app = FastAPI(

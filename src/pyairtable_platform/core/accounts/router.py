@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
+from starlette.routing import Route
 
 from pyairtable_platform.core.accounts import cache as profile_cache
 from pyairtable_platform.core.accounts import service
@@ -31,7 +32,9 @@ from pyairtable_platform.core.auth.deps import (
     PublicSession,
     TenantSession,
     access_claims,
+    get_auth_state,
     identity_reading,
+    read_identity,
     session_id,
 )
 from pyairtable_platform.kit.responses import JSONResponse
@@ -140,6 +143,21 @@ async def get_me(caller: CallerAndProfile, state: AuthDep) -> Response:
     body = await service.profile_json(state, caller.identity, caller.values[0])
     # The bytes are already a rendered UserOut: sent as they are, not re-validated.
     return Response(body, media_type="application/json")
+
+
+async def _get_me_direct(request: Request) -> Response:
+    """``get_me`` without FastAPI's dependency machinery: the same calls in the same order."""
+    state = await get_auth_state(request)
+    caller = await read_identity(request, state, profile_cache.keys_for)
+    body = await service.profile_json(state, caller.identity, caller.values[0])
+    return Response(body, media_type="application/json")
+
+
+# The profile is the most-read endpoint (every page load) and its cached answer costs a
+# fraction of what FastAPI's routing and dependency resolution do around it, so core
+# serves it from this plain route placed ahead of the others; ``get_me`` above documents
+# it in OpenAPI and answers identically (docs/decisions/0005-gateway.md, "hot path").
+direct_routes = [Route("/api/v1/users/me", _get_me_direct, methods=["GET"])]
 
 
 @router.patch("/api/v1/users/me", response_model=UserOut, summary="Update your profile")

@@ -87,25 +87,31 @@ def identity_reading(keys_for: KeysFor) -> Any:
     read endpoints answered from a cache (``GET /api/v1/users/me``)."""
 
     async def dependency(request: Request, state: AuthDep) -> IdentityReads:
-        credential = extract_credential(request.headers)
-        if credential is None:
-            raise Unauthorized(
-                "authentication required: send 'Authorization: Bearer <access token or API key>'",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        kind, value = credential
-        if kind == "api_key":
-            identity = await api_key_service.resolve(state, value)
-            try:
-                values: list[Any] = await state.redis.mget(list(keys_for(identity)))
-            except RedisError:
-                values = [None] * len(keys_for(identity))  # the handler reads the database
-            return IdentityReads(identity, values)
-        identity, claims, values = await state.verify_access_token_and_read(value, keys_for)
-        request.state.pap_access_claims = claims
-        return IdentityReads(identity, values)
+        return await read_identity(request, state, keys_for)
 
     return Depends(dependency)
+
+
+async def read_identity(request: Request, state: AuthState, keys_for: KeysFor) -> IdentityReads:
+    """What :func:`identity_reading` depends on, callable outside dependency injection."""
+    credential = extract_credential(request.headers)
+    if credential is None:
+        raise Unauthorized(
+            "authentication required: send 'Authorization: Bearer <access token or API key>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    kind, value = credential
+    if kind == "api_key":
+        identity = await api_key_service.resolve(state, value)
+        keys = list(keys_for(identity))
+        try:
+            values: list[Any] = await state.redis.mget(keys)
+        except RedisError:
+            values = [None] * len(keys)  # the handler reads the database instead
+        return IdentityReads(identity, values)
+    identity, claims, values = await state.verify_access_token_and_read(value, keys_for)
+    request.state.pap_access_claims = claims
+    return IdentityReads(identity, values)
 
 
 OptionalIdentity = Annotated[Identity | None, Depends(get_optional_identity)]
