@@ -20,7 +20,11 @@ Per turn it reports:
 - **platform overhead = whole turn - provider - upstream**: auth, budgets, history, the agent
   loop, the MCP calls through core, storage, streaming, and every HTTP hop in between.
 
-    uv run python bench/chat.py [--turns 100] [--ai-workers 1] [--core-workers 1]
+    uv run python bench/chat.py [--turns 100] [--concurrency N] [--ai-workers 1]
+        [--core-workers 1] [--profile DIR]
+
+``--concurrency`` caps the turns in flight (default: all at once, the issue's burst of 100);
+``--profile DIR`` records py-spy profiles of core and ai during the measured turns.
 """
 
 from __future__ import annotations
@@ -208,6 +212,7 @@ async def drive(
     fake_url: str,
     token: str,
     turns: int,
+    concurrency: int,
     profile: tuple[dict[str, int], str | None] = ({}, None),
 ) -> None:
     import httpx
@@ -220,7 +225,13 @@ async def drive(
         print(f"load average before: {load()}")
         spies = start_profilers(*profile)
         started = time.perf_counter()
-        results = await asyncio.gather(*(one_turn(http, headers, n) for n in range(turns)))
+        gate = asyncio.Semaphore(concurrency)
+
+        async def gated(n: int) -> dict[str, float]:
+            async with gate:
+                return await one_turn(http, headers, n)
+
+        results = await asyncio.gather(*(gated(n) for n in range(turns)))
         wall = time.perf_counter() - started
         for spy in spies:
             spy.send_signal(signal.SIGINT)
@@ -232,8 +243,8 @@ async def drive(
         r["provider"] = float(provider.get(str(int(r["n"])), 0.0))
         r["overhead"] = r["total"] - r["provider"] - r["upstream"]
     print(
-        f"chat turns: {turns} concurrent, 2 MCP tool calls + 3 LLM calls each, instant fake "
-        f"provider; wall {wall:.2f}s ({turns / wall:.1f} turns/s)"
+        f"chat turns: {turns}, {concurrency} at a time, 2 MCP tool calls + 3 LLM calls each, "
+        f"instant fake provider; wall {wall:.2f}s ({turns / wall:.1f} turns/s)"
     )
     rows = (
         ("time to first event", "first"),
@@ -260,6 +271,9 @@ async def drive(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--turns", type=int, default=100)
+    parser.add_argument(
+        "--concurrency", type=int, default=0, help="turns in flight at once (default: all)"
+    )
     parser.add_argument("--ai-workers", type=int, default=1)
     parser.add_argument("--core-workers", type=int, default=1)
     parser.add_argument("--profile", metavar="DIR", help="py-spy core and ai into DIR")
@@ -336,7 +350,10 @@ def main() -> None:
             )
             wait_ready(ai_url + "/ready", procs[-1])
             targets = {"core": procs[0].pid, "ai": procs[2].pid}
-            asyncio.run(drive(ai_url, fake_url, token, args.turns, (targets, args.profile)))
+            concurrency = args.concurrency or args.turns
+            asyncio.run(
+                drive(ai_url, fake_url, token, args.turns, concurrency, (targets, args.profile))
+            )
             names = ("core", "fake", "ai")
             print(
                 "memory (RSS): "

@@ -5,6 +5,12 @@ Starts throwaway PostgreSQL and Redis and core as its own process (as `make up` 
 seeds the demo workspace and its sandbox base "Product Launch", syncs the mirror, creates an
 API key, then runs the clients (each its own connection, calls one after another).
 
+After the warm-up, list_records (the same query each time) is served from core's Redis cache
+and search/aggregates from the PostgreSQL mirror, so the figures are the platform's own; each
+line also shows how long the calls waited on Airtable (the sandbox, 5 req/s per base), as core
+reports it per call in the result's ``_meta`` (``pap/upstream_ms``), so any such wait is visible
+rather than counted silently as platform latency. Load averages are printed around the run.
+
     uv run python bench/mcp.py [--clients 50] [--calls 20]
 """
 
@@ -32,6 +38,9 @@ from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 
 from pyairtable_platform.devinfra.local import free_port  # noqa: E402
 from pyairtable_platform.devinfra.throwaway import throwaway_infra  # noqa: E402
+
+# Per tool: milliseconds each call waited on Airtable, as core reports it in the result's _meta.
+UPSTREAM: dict[str, list[float]] = {}
 
 CALLS = {
     "list_records": lambda base: {
@@ -79,6 +88,8 @@ async def client_run(
             start = time.perf_counter()
             answer = await client.call_tool(name, CALLS[name](base))
             timings[name].append(time.perf_counter() - start)
+            meta = answer.meta or {}
+            UPSTREAM.setdefault(name, []).append(float(meta.get("pap/upstream_ms") or 0.0))
             if answer.is_error:
                 errors.append(f"{name}: {answer.content[0]}")
 
@@ -88,11 +99,14 @@ async def run(core_url: str, key: str, base: str, clients: int, calls: int) -> N
     await client_run(core_url + "/mcp", key, base, 3, {n: [] for n in CALLS}, [])
     timings: dict[str, list[float]] = {n: [] for n in CALLS}
     errors: list[str] = []
+    UPSTREAM.clear()
+    print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     start = time.perf_counter()
     await asyncio.gather(
         *(client_run(core_url + "/mcp", key, base, calls, timings, errors) for _ in range(clients))
     )
     elapsed = time.perf_counter() - start
+    print("load average after:  {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     total = sum(len(v) for v in timings.values())
     print(
         f"{clients} clients x {calls} calls = {total} tool calls in {elapsed:.1f}s "
@@ -101,9 +115,12 @@ async def run(core_url: str, key: str, base: str, clients: int, calls: int) -> N
     for name, values in timings.items():
         values.sort()
         p95 = values[int(len(values) * 0.95) - 1] if values else float("nan")
+        waited = UPSTREAM.get(name) or [0.0]
         print(
             f"  {name:18} n={len(values):4}  p50 {statistics.median(values) * 1000:7.1f} ms"
             f"  p95 {p95 * 1000:7.1f} ms  max {values[-1] * 1000:7.1f} ms"
+            f"  (waiting on Airtable: mean {statistics.fmean(waited):6.1f} ms,"
+            f" max {max(waited):6.1f} ms)"
         )
     for error in errors[:5]:
         print("  error:", error)

@@ -58,7 +58,11 @@ def core(service_env: dict[str, str]) -> Iterator[ThreadServer]:
     from pyairtable_platform.core.config import CoreSettings
 
     port = free_port()
-    with ThreadServer(create_core(CoreSettings(port=port)), port=port) as server:
+    # The tests also read the sandbox directly (pyairtable snapshots) beside the platform's
+    # own limited traffic; with the sandbox's 5 req/s limit on, that mix can draw a 429 and a
+    # 30-s pause of the base. Rate limits are tested in tests/core/sandbox and airtable.
+    settings = CoreSettings(port=port, sandbox_rate_limit_enabled=False)
+    with ThreadServer(create_core(settings), port=port) as server:
         yield server
 
 

@@ -4,13 +4,11 @@ could do and nothing more.
 
 What does not change from turn to turn is paid once, not per turn (:class:`McpConnector`):
 
-- one HTTP connection pool to core, shared by every MCP client of the process;
-- one MCP session per user credential, kept open while it is in use and for
-  ``POOL_IDLE_SECONDS`` after (at most ``POOL_MAX_AGE_SECONDS``; an access token is
+- one MCP session (and its HTTP connections) per user credential, kept open while it is in
+  use and for ``POOL_IDLE_SECONDS`` after (at most ``POOL_MAX_AGE_SECONDS``; an access token is
   short-lived anyway): a turn sends no handshake and no ``tools/list``, only its tool calls.
   Core verifies the credential on every request, so a revoked token stops working at once,
-  pooled or not;
-- the protocol negotiation (``server/discover``): the first result is adopted by later sessions.
+  pooled or not.
 
 What does change per turn travels per call in the request's ``_meta``: the chat session the
 writes belong to and the request id (core reads both; the channel header is the session's).
@@ -30,12 +28,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import httpx2
-import mcp_types
 from fastmcp.client import Client
 from fastmcp.client.client import CallToolResult
 from fastmcp.client.progress import ProgressHandler
 from fastmcp.client.transports import StreamableHttpTransport
+from pydantic_ai.exceptions import ModelRetry
 from pydantic_ai.mcp import MCPToolset
 
 from pyairtable_platform.kit.context import current_request_id
@@ -84,19 +81,6 @@ class TurnContext:
 
 # The turn whose tool calls are running (set for the whole turn by the chat service).
 current_turn: ContextVar[TurnContext | None] = ContextVar("chat_turn", default=None)
-
-
-class _SharedPool(httpx2.AsyncBaseTransport):
-    """The connector's pool, lent to a per-turn client: closing that client must not close it."""
-
-    def __init__(self, pool: httpx2.AsyncHTTPTransport) -> None:
-        self._pool = pool
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        return await self._pool.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        return None
 
 
 class _PlatformClient(Client[Any]):
@@ -149,25 +133,13 @@ class _Pooled:
 
 
 class McpConnector:
-    """Per ai process: the pool, negotiation and tool list every turn's MCP client shares."""
+    """Per ai process: the pooled MCP sessions, and core's negotiation result."""
 
-    def __init__(self, url: str, *, timeout: float, max_connections: int = 100) -> None:
+    def __init__(self, url: str, *, timeout: float) -> None:
         self.url = url
         self.timeout = timeout
-        self._http_pool = httpx2.AsyncHTTPTransport(
-            limits=httpx2.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            )
-        )
-        self._discover: tuple[str, mcp_types.DiscoverResult] | None = None
         self._pool: dict[str, _Pooled] = {}
         self._opening = asyncio.Lock()
-
-    def _remember_discover(self, client: Client[Any]) -> None:
-        discover = client.session.discover_result
-        version = client.protocol_version
-        if discover is not None and version is not None:
-            self._discover = (version, discover)
 
     async def user_toolset(self, credential: str) -> MCPToolset[Any]:
         """The pooled MCP session of this credential (opened on first use). Enter it for the
@@ -191,7 +163,6 @@ class McpConnector:
                         process_tool_call=_with_turn_meta,
                     )
                     await toolset.__aenter__()
-                    self._remember_discover(toolset.client)
                     stale = self._pool.pop(key, None)
                     now = time.monotonic()
                     entry = self._pool[key] = _Pooled(toolset, now, now)
@@ -224,32 +195,10 @@ class McpConnector:
         # Only the pool's hold: a turn still inside the session keeps it open until it leaves.
         await entry.toolset.__aexit__(None, None, None)
 
-    def _http_client(
-        self,
-        headers: dict[str, str] | None = None,
-        timeout: httpx2.Timeout | None = None,
-        auth: httpx2.Auth | None = None,
-        **_: Any,
-    ) -> httpx2.AsyncClient:
-        return httpx2.AsyncClient(
-            headers=headers,
-            auth=auth,
-            timeout=timeout or httpx2.Timeout(30.0, read=max(300.0, self.timeout)),
-            transport=_SharedPool(self._http_pool),
-        )
-
     def client(self, headers: dict[str, str], *, timeout: float | None = None) -> Client[Any]:
-        transport = StreamableHttpTransport(
-            self.url, headers=headers, httpx_client_factory=self._http_client
-        )
-        discover = self._discover
+        transport = StreamableHttpTransport(self.url, headers=headers)
         return _PlatformClient(
-            transport,
-            timeout=timeout or self.timeout,
-            init_timeout=timeout or self.timeout,
-            # Once core's discover result is known, adopt it instead of asking again.
-            mode=discover[0] if discover is not None else "auto",
-            prior_discover=discover[1] if discover is not None else None,
+            transport, timeout=timeout or self.timeout, init_timeout=timeout or self.timeout
         )
 
     def toolset(
@@ -282,7 +231,6 @@ class McpConnector:
     async def aclose(self) -> None:
         for key in list(self._pool):
             await self._release(self._pool.pop(key))
-        await self._http_pool.aclose()
 
     async def call(
         self, credential: str, name: str, arguments: dict[str, Any], *, session_id: uuid.UUID | None
@@ -294,7 +242,9 @@ class McpConnector:
         try:
             async with toolset:
                 return await toolset.direct_call_tool(name, arguments)
-        except ToolError as exc:
+        except (ToolError, ModelRetry) as exc:
+            # A tool error, or a protocol one (core did not answer in time): the caller gets a
+            # clean 409 naming it, not a 500.
             raise ToolCallFailed(f"{name} failed: {exc}") from exc
         except (OSError, TimeoutError) as exc:
             raise McpUnavailable(f"cannot reach the MCP server: {exc}") from exc
