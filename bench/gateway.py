@@ -45,6 +45,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pyairtable_platform.devinfra.local import free_port
@@ -260,16 +261,46 @@ def _tree_rss_mb(pid: int) -> float:
     return sum(_rss_kb(each) for each in (pid, *_children(pid))) / 1024
 
 
+def _pss_kb(pid: int) -> int:
+    """Proportional set size: shared pages (PostgreSQL's shared buffers, the interpreter's
+    copy-on-write pages after a fork) divided among the processes sharing them, so summing
+    it over a process tree does not count them twice, as summing RSS would."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        return 0
+    return 0
+
+
+def _pid_from(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 class RssSampler(threading.Thread):
-    def __init__(self, services: list[Service]) -> None:
+    """Peak RSS per service, and the peak of the whole stack's memory — the three services,
+    PostgreSQL (postmaster and every backend) and Redis — as one PSS sum per sample."""
+
+    def __init__(self, services: list[Service], infra_pids: list[int]) -> None:
         super().__init__(daemon=True)
         self.services = services
+        self.infra_pids = infra_pids
+        self.peak_stack_mb = 0.0
         self.stop_event = threading.Event()
 
     def run(self) -> None:
         while not self.stop_event.wait(0.25):
             for service in self.services:
                 service.peak_rss_mb = max(service.peak_rss_mb, _tree_rss_mb(service.proc.pid))
+            roots = [s.proc.pid for s in self.services if s.name != "minimal ASGI app"]
+            pids = {p for root in (*roots, *self.infra_pids) for p in (root, *_children(root))}
+            stack_mb = sum(_pss_kb(p) for p in pids) / 1024
+            self.peak_stack_mb = max(self.peak_stack_mb, stack_mb)
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
@@ -498,7 +529,15 @@ def main() -> None:
             print(
                 "load generator: own asyncio+uvloop raw HTTP/1.1 client, open schedule, 1 process"
             )
-            sampler = RssSampler(services)
+            infra_pids = [
+                pid
+                for pid in (
+                    _pid_from(infra.data_dir / "pg" / "postmaster.pid"),
+                    _pid_from(infra.data_dir / "redis" / "redis.pid"),
+                )
+                if pid is not None
+            ]
+            sampler = RssSampler(services, infra_pids)
             sampler.start()
             columns = ("p50 ms", "p95 ms", "p99 ms", "errors", "req/s", "requests")
             widths = (9, 9, 9, 8, 9, 10)
@@ -528,6 +567,14 @@ def main() -> None:
                 print(f"{'load generator ' + label:<36}{per_request:>16.2f}")
             stack_rss = sum(s.peak_rss_mb for s in stack)
             print(f"{'gateway + core + ai':<26}{stack_rss:>7.1f} MB  (sum of peaks)")
+            if len(infra_pids) == 2:
+                verdict = "meets" if sampler.peak_stack_mb < 1024 else "misses"
+                print(
+                    f"{'whole stack (PSS)':<26}{sampler.peak_stack_mb:>7.1f} MB  (3 services +"
+                    f" PostgreSQL + Redis, peak of the sum; target < 1 GB: {verdict})"
+                )
+            else:
+                print("whole stack: PostgreSQL/Redis not started by this run, not sampled")
             print(f"load average after the run: {_loadavg()}")
         finally:
             for service in services:

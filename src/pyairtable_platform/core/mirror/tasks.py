@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
 
 import procrastinate
-from procrastinate.exceptions import AlreadyEnqueued
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from pyairtable_platform.core.airtable.connections import upstream_connection
 from pyairtable_platform.core.airtable.deps import AirtableDeps
@@ -20,6 +19,7 @@ from pyairtable_platform.core.airtable.repository import ConnectionRepository
 from pyairtable_platform.core.mirror.repository import due_bases
 from pyairtable_platform.core.mirror.service import MirrorService, SyncBusy
 from pyairtable_platform.kit.db import unit_of_work
+from pyairtable_platform.kit.jobs import defer_in_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -85,17 +85,25 @@ def make_blueprint() -> procrastinate.Blueprint:
 
 
 async def defer_sync(
-    deps: AirtableDeps, workspace_id: uuid.UUID, base_id: str, *, full: bool = False
+    deps: AirtableDeps,
+    workspace_id: uuid.UUID,
+    base_id: str,
+    *,
+    full: bool = False,
+    session: AsyncSession | None = None,
 ) -> int | None:
-    """Queue a sync of a base; ``None`` when one is already waiting."""
-    jobs: Any = deps.jobs
-    if jobs is None:
-        raise RuntimeError("the job queue is not configured in this process")
+    """Queue a sync of a base; ``None`` when one is already waiting.
+
+    With ``session`` the job is queued in that transaction (it exists only if the change that
+    asked for it commits); without, in a transaction of its own."""
+    if session is None:
+        async with unit_of_work(deps.factory, workspace_id=workspace_id) as own:
+            return await defer_sync(deps, workspace_id, base_id, full=full, session=own)
     lock = f"mirror:{workspace_id}:{base_id}"
-    try:
-        job_id: int = await jobs.configure_task(
-            SYNC_TASK, lock=lock, queueing_lock=lock
-        ).defer_async(workspace_id=str(workspace_id), base_id=base_id, full=full)
-    except AlreadyEnqueued:
-        return None
-    return job_id
+    return await defer_in_transaction(
+        session,
+        SYNC_TASK,
+        {"workspace_id": str(workspace_id), "base_id": base_id, "full": full},
+        lock=lock,
+        queueing_lock=lock,
+    )
