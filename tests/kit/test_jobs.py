@@ -51,10 +51,17 @@ async def test_a_job_queued_in_a_rolled_back_transaction_never_exists(
     infra: Infra, factory: async_sessionmaker[AsyncSession]
 ) -> None:
     lock = f"test:{uuid.uuid4()}"
-    with pytest.raises(RuntimeError, match="the change failed"):
+    queued: list[int | None] = []
+
+    async def change_that_fails() -> None:
         async with factory() as session, session.begin():
-            assert await defer_in_transaction(session, TASK, {}, queueing_lock=lock) is not None
+            queued.append(await defer_in_transaction(session, TASK, {}, queueing_lock=lock))
             raise RuntimeError("the change failed")
+
+    with pytest.raises(RuntimeError, match="the change failed"):
+        await change_that_fails()
+    assert len(queued) == 1
+    assert queued[0] is not None
     assert jobs_with_lock(infra, lock) == []
 
 
