@@ -9,6 +9,7 @@ bulk load would), then times the service layer (``AirtableService.search`` and
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
 import uuid
@@ -231,7 +232,10 @@ async def _measure(
     cases: dict[str, Any] = {
         f"search rare word ({RARE})": lambda s: s.search(RARE, base_id=base_id),
         "search two words (sierra tomato)": lambda s: s.search("sierra tomato", base_id=base_id),
-        "search common word (launch)": lambda s: s.search("launch", base_id=base_id),
+        "search common word (launch, 5 %)": lambda s: s.search("launch", base_id=base_id),
+        "search very common word (north, 25 %)": lambda s: s.search("north", base_id=base_id),
+        "search word of every title (item)": lambda s: s.search("item", base_id=base_id),
+        "search common pair (item north)": lambda s: s.search("item north", base_id=base_id),
         "search typo, fuzzy (zanzibra)": lambda s: s.search("zanzibra", base_id=base_id),
         "aggregate count+sum+avg whole table": lambda s: s.aggregate(
             base_id,
@@ -256,7 +260,7 @@ async def _measure(
         ),
     }
     try:
-        print(f"{'query':<42} {'p50 ms':>8} {'p95 ms':>8}  result")
+        print(f"{'query':<42} {'p50 ms':>8} {'p95 ms':>8}  {'load':>5}  result")
         for label, run in cases.items():
             timings: list[float] = []
             summary = ""
@@ -281,7 +285,8 @@ async def _measure(
                     )
                 )
             p50, p95 = statistics.median(timings), _pct(timings, 0.95)
-            print(f"{label:<42} {p50:>8.1f} {p95:>8.1f}  {summary}")
+            load = os.getloadavg()[0]
+            print(f"{label:<42} {p50:>8.1f} {p95:>8.1f}  {load:>5.2f}  {summary}")
     finally:
         await engine.dispose()
 

@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pyairtable_platform.core.actions import tasks as actions_tasks
 from pyairtable_platform.core.analytics import tasks as analytics_tasks
 from pyairtable_platform.core.audit import tasks as audit_tasks
 from pyairtable_platform.core.config import CoreSettings
@@ -62,6 +63,7 @@ def create_job_app(database_url: str) -> procrastinate.App:
         app.add_tasks_from(audit_tasks.blueprint, namespace="audit")
         app.add_tasks_from(analytics_tasks.blueprint, namespace="analytics")
     app.add_tasks_from(mirror_tasks.make_blueprint(), namespace=mirror_tasks.NAMESPACE)
+    app.add_tasks_from(actions_tasks.make_blueprint(), namespace=actions_tasks.NAMESPACE)
     return app
 
 

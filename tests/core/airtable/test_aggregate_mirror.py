@@ -23,6 +23,12 @@ def _aggregate(
     return response.json()  # type: ignore[no-any-return]
 
 
+def _synced_tasks(http: httpx.Client, world: World) -> list[dict[str, Any]]:
+    """The Tasks table's records as Airtable has them, after a sync of the mirror."""
+    sync(http, world)
+    return [r["fields"] for r in world.api.table(world.base_id, "Tasks").all()]
+
+
 def test_aggregates_equal_brute_force_over_all_records(http: httpx.Client, world: World) -> None:
     # Changes behind the platform's back first: the mirror must have them after a sync.
     deals_api = world.api.table(world.base_id, "Deals")
@@ -61,8 +67,7 @@ def test_aggregates_equal_brute_force_over_all_records(http: httpx.Client, world
 def test_grouped_and_filtered_aggregates_equal_brute_force(
     http: httpx.Client, world: World
 ) -> None:
-    sync(http, world)
-    tasks = [r["fields"] for r in world.api.table(world.base_id, "Tasks").all()]
+    tasks = _synced_tasks(http, world)
     body = _aggregate(
         http,
         world,
@@ -124,3 +129,37 @@ def test_aggregate_bad_input(http: httpx.Client, world: World) -> None:
         headers=world.headers,
     )
     assert_error(three, 422)
+
+
+def test_groups_keep_their_json_values_when_one_field_is_grouped_filtered_and_summed(
+    http: httpx.Client, world: World
+) -> None:
+    tasks = _synced_tasks(http, world)
+    body = _aggregate(
+        http,
+        world,
+        "Tasks",
+        {
+            "metrics": [
+                {"op": "count"},
+                {"op": "sum", "field": "Estimate"},
+                {"op": "min", "field": "Estimate"},
+            ],
+            "group_by": ["Tags", "Estimate"],
+            "filters": [{"field": "Estimate", "op": "gte", "value": 3600}],
+        },
+    )
+    expected: Counter[tuple[str, Any]] = Counter()
+    for t in tasks:
+        if t.get("Estimate", -1) >= 3600:
+            expected[(repr(t.get("Tags")), t["Estimate"])] += 1
+    got = {(repr(g["key"]["Tags"]), g["key"]["Estimate"]): g["values"] for g in body["groups"]}
+    # Keys come back as the values they are: lists of tags, numbers (not their text).
+    assert set(got) == set(expected)
+    assert any(tags.startswith("[") for tags, _ in got)
+    for (_, estimate), values in got.items():
+        assert isinstance(estimate, int | float)
+        assert values["min(Estimate)"] == pytest.approx(estimate)
+    assert sum(v["count"] for v in got.values()) == body["total_records"] == expected.total()
+    counts = [g["values"]["count"] for g in body["groups"]]
+    assert counts == sorted(counts, reverse=True)

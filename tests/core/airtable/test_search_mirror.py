@@ -3,8 +3,17 @@ record links and freshness."""
 
 from __future__ import annotations
 
-import httpx
+import asyncio
+import json
+from typing import Any
 
+import httpx
+import psycopg
+from sqlalchemy import text
+
+from pyairtable_platform.core.mirror import search as msearch
+from pyairtable_platform.devinfra.throwaway import Infra
+from pyairtable_platform.kit.db import create_engine, create_session_factory, unit_of_work
 from tests.core.accounts.helpers import assert_error
 from tests.core.airtable.platform import World, http, platform_core, sync, world
 
@@ -82,3 +91,110 @@ def test_search_filters_and_bad_input(http: httpx.Client, world: World) -> None:
     only_tasks = _search(http, world, "launch", base=world.base_id, table="Tasks")
     assert only_tasks["hits"]
     assert {h["table_name"] for h in only_tasks["hits"]} == {"Tasks"}
+
+
+def _add_common_word_records(infra: Infra, world: World, count: int) -> str:
+    """``count`` records of the Feedback table that all mention "gizmo" (newest last), and
+    the three oldest of them titled with it; returns the table id."""
+    db = infra.superuser_url.rsplit("/", 1)[0] + "/pap_test"
+    with psycopg.connect(db, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT table_id FROM airtable_tables WHERE workspace_id = %s AND base_id = %s"
+            " AND name = 'Feedback'",
+            (world.account.workspace_id, world.base_id),
+        ).fetchone()
+        assert row is not None
+        conn.execute(
+            "INSERT INTO airtable_records (workspace_id, base_id, table_id, record_id, fields,"
+            " primary_value, searchable_text, last_modified_time)"
+            " SELECT %(w)s, %(b)s, %(t)s, 'recGIZMO' || lpad(g::text, 9, '0'), '{}',"
+            " CASE WHEN g <= 3 THEN 'Gizmo recall ' || g ELSE 'Ticket ' || g END,"
+            " 'customer wrote about the gizmo, case ' || g,"
+            " now() - make_interval(secs => %(n)s - g)"
+            " FROM generate_series(1, %(n)s) AS g",
+            {"w": world.account.workspace_id, "b": world.base_id, "t": row[0], "n": count},
+        )
+        # Fresh statistics, as autovacuum would soon have them: the plans then do not depend
+        # on which tests ran before.
+        conn.execute("ANALYZE airtable_records")
+    return str(row[0])
+
+
+def test_a_word_in_most_records_still_ranks_title_matches_first(
+    http: httpx.Client, world: World, infra: Infra
+) -> None:
+    sync(http, world)
+    _add_common_word_records(infra, world, 3000)
+
+    # Every record mentions "gizmo"; the three whose title holds it are the oldest, far
+    # beyond the newest records a common word's candidates are read from.
+    body = _search(http, world, "gizmo", base=world.base_id, limit="5")
+    titles = [h["title"] for h in body["hits"]]
+    assert sorted(titles[:3]) == ["Gizmo recall 1", "Gizmo recall 2", "Gizmo recall 3"]
+    assert len(titles) == 5
+    ranks = [h["rank"] for h in body["hits"]]
+    assert ranks == sorted(ranks, reverse=True)
+    assert ranks[2] > ranks[3]
+    assert all("<mark>gizmo</mark>" in h["snippet"].lower() for h in body["hits"])
+
+    # A word in nearly every title: ranked title matches, newest first among equals.
+    tickets = _search(http, world, "ticket", base=world.base_id, limit="5")
+    assert [h["match"] for h in tickets["hits"]] == ["fulltext"] * 5
+    assert all(h["title"].startswith("Ticket ") for h in tickets["hits"])
+
+    # Only a negation: the records without the word, whichever way they are collected.
+    negated = _search(http, world, "-gizmo", base=world.base_id)
+    assert negated["hits"]
+    assert all("gizmo" not in (h["title"] + h["snippet"]).lower() for h in negated["hits"])
+
+
+def _plan(infra: Infra, world: World, q: str) -> dict[str, Any]:
+    """EXPLAIN ANALYZE of the search as the service runs it, under the workspace's RLS."""
+
+    async def run() -> dict[str, Any]:
+        engine = create_engine(infra.app_url, pool_size=1)
+        try:
+            factory = create_session_factory(engine)
+            async with unit_of_work(
+                factory, user_id=world.account.user_id, workspace_id=world.account.workspace_id
+            ) as session:
+                params = {
+                    "q": q,
+                    "opts": msearch.HEADLINE_OPTIONS,
+                    "limit": 20,
+                    "candidates": msearch.RANK_CANDIDATES,
+                    "base_id": world.base_id,
+                    "table_id": None,
+                }
+                explain = "EXPLAIN (ANALYZE, FORMAT JSON) " + msearch.FULLTEXT_SQL
+                value = (await session.execute(text(explain), params)).scalar_one()
+        finally:
+            await engine.dispose()
+        plan = value if isinstance(value, list) else json.loads(value)
+        return plan[0]["Plan"]  # type: ignore[no-any-return]
+
+    return asyncio.run(run())
+
+
+def _index_loops(plan: dict[str, Any], index: str) -> list[int]:
+    """How many times each scan of ``index`` in the plan ran (0: never)."""
+    found = [plan["Actual Loops"]] if plan.get("Index Name") == index else []
+    for child in plan.get("Plans", []):
+        found += _index_loops(child, index)
+    return found
+
+
+def test_a_common_word_is_not_collected_through_the_whole_gin_bitmap(
+    http: httpx.Client, world: World, infra: Infra
+) -> None:
+    sync(http, world)
+    _add_common_word_records(infra, world, 3000)
+    # A common word: its candidates are read from the newest records, the GIN bitmap of all
+    # its matches is never built (the planner may leave the index out of the plan, or keep it
+    # in the branch that does not run).
+    assert sum(_index_loops(_plan(infra, world, "gizmo"), "ix_airtable_records_search_vector")) == 0
+    # A rare word: the GIN index is what finds it.
+    primary = _index_loops(_plan(infra, world, "recall"), "ix_airtable_records_primary_vector")
+    assert sum(primary) >= 1
+    rare = _plan(infra, world, "zymurgy")
+    assert sum(_index_loops(rare, "ix_airtable_records_search_vector")) >= 1

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from pyairtable_platform.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from typing import Any
+
+from pyairtable_platform.kit.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PlatformError,
+    ValidationFailed,
+)
 
 
 class ActionNotFound(NotFound):
@@ -29,5 +37,30 @@ class InvalidWrite(ValidationFailed):
     error = "invalid_write"
 
 
+class RecordNotFound(NotFound):
+    """A write names records the table does not have."""
+
+    error = "record_not_found"
+
+
 class ReadOnlyCredential(Forbidden):
     error = "read_only_credential"
+
+
+class WriteUncertain(PlatformError):
+    """A create Airtable may or may not have carried out, recorded as an ``uncertain`` action
+    (not resent) to be reconciled against the mirror."""
+
+    status_code = 504
+    error = "airtable_write_uncertain"
+
+    def __init__(self, action_id: str, table: str | None, count: int, **extra: Any) -> None:
+        super().__init__(
+            f"Airtable did not answer whether {count} record(s) were created in "
+            f"{table or 'the table'}; they were not resent, so nothing is duplicated. Action "
+            f"{action_id} records the attempt as uncertain and will be reconciled against the "
+            f"mirror shortly: GET /api/v1/actions/{action_id} shows which records exist "
+            f"(POST /api/v1/actions/{action_id}/reconcile checks now). Do not retry before "
+            "that, or the records may exist twice",
+            extra={"action_id": action_id, "uncertain_count": count, **extra},
+        )

@@ -7,13 +7,19 @@ invalidation and mirror write-through included); the lifecycle bookkeeping is th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pyairtable.formulas import OR, match
 
 from pyairtable_platform.core.actions.diff import COMPUTED_TYPES, record_changes
-from pyairtable_platform.core.actions.exceptions import InvalidWrite, RevertRefused
+from pyairtable_platform.core.actions.exceptions import (
+    InvalidWrite,
+    RecordNotFound,
+    RevertRefused,
+)
 from pyairtable_platform.core.actions.schemas import WriteRequest
+from pyairtable_platform.core.airtable.exceptions import AirtableError, AirtableWriteUncertain
 from pyairtable_platform.kit.errors import PlatformError
 
 if TYPE_CHECKING:
@@ -22,6 +28,7 @@ if TYPE_CHECKING:
 
 Fields = dict[str, Any]
 MATCH_CHUNK = 20  # upsert keys per lookup formula (keeps the URL short)
+UNCERTAIN = AirtableWriteUncertain.error
 
 
 @dataclass
@@ -38,7 +45,7 @@ class Plan:
 
 @dataclass
 class Outcome:
-    status: str  # done | partially_failed | failed
+    status: str  # done | partially_failed | failed | uncertain
     after: dict[str, Any] | None
     record_ids: list[str]
     result: dict[str, Any]
@@ -92,13 +99,13 @@ def _primary(table: TableSchema, records: dict[str, Fields]) -> dict[str, str]:
 async def snapshot(
     airtable: AirtableService, base_id: str, table: TableSchema, ids: list[str]
 ) -> dict[str, Fields]:
-    """Current fields of records, upstream (never from a cache); :class:`InvalidWrite` naming
-    the ids that do not exist."""
+    """Current fields of records, upstream (never from a cache); :class:`RecordNotFound`
+    naming the ids that do not exist."""
     records = await airtable.get_records_by_ids(base_id, table.id, ids) if ids else []
     found = {r["id"]: r.get("fields", {}) for r in records}
     missing = [rid for rid in ids if rid not in found]
     if missing:
-        raise InvalidWrite(
+        raise RecordNotFound(
             f"record {', '.join(missing[:10])} not found in table {table.name}"
             + (f" (and {len(missing) - 10} more)" if len(missing) > 10 else "")
             + "; list_records shows the table's record ids"
@@ -155,17 +162,10 @@ async def plan(
     table = await airtable.resolve_table(base, request.table)
     if op in ("update_table", "create_field", "update_field"):
         return await _plan_schema(airtable, request, table)
+    if op == "add_attachments":
+        return await _plan_attachments(airtable, request, table)
     if op == "create_comment":
-        if not request.record_id or not request.text:
-            raise InvalidWrite("create_comment needs record_id and text")
-        await snapshot(airtable, base, table, [request.record_id])
-        comment: list[dict[str, Any]] = [
-            {
-                "id": request.record_id,
-                "changes": {"comment": {"before": None, "after": request.text}},
-            }
-        ]
-        return Plan(table.id, table.name, [request.record_id], None, comment)
+        return await _plan_comment(airtable, request, table)
 
     count = len(request.record_ids) if op == "delete" else len(request.records)
     if count == 0:
@@ -226,6 +226,38 @@ async def plan(
     return Plan(
         table.id, table.name, list(matches), {"records": matches}, diff, _primary(table, matches)
     )
+
+
+async def _plan_comment(
+    airtable: AirtableService, request: WriteRequest, table: TableSchema
+) -> Plan:
+    if not request.record_id or not request.text:
+        raise InvalidWrite("create_comment needs record_id and text")
+    await snapshot(airtable, request.base_id, table, [request.record_id])
+    comment: list[dict[str, Any]] = [
+        {
+            "id": request.record_id,
+            "changes": {"comment": {"before": None, "after": request.text}},
+        }
+    ]
+    return Plan(table.id, table.name, [request.record_id], None, comment)
+
+
+async def _plan_attachments(
+    airtable: AirtableService, request: WriteRequest, table: TableSchema
+) -> Plan:
+    if not request.record_id or not request.field or not request.attachments:
+        raise InvalidWrite("add_attachments needs record_id, field and attachments [{'url'}]")
+    found = airtable.resolve_field(table, request.field)
+    if found.type != "multipleAttachments":
+        raise InvalidWrite(f"field {found.name!r} of {table.name} is {found.type}, not attachments")
+    current = await snapshot(airtable, request.base_id, table, [request.record_id])
+    had = current[request.record_id].get(found.name)
+    before = {"records": {request.record_id: {found.name: had}}, "field": found.name}
+    added = ", ".join(str(a.get("filename") or a.get("url")) for a in request.attachments)
+    change = {found.name: {"before": len(had or []), "after": f"+ {added}"}}
+    diff: list[dict[str, Any]] = [{"id": request.record_id, "changes": change}]
+    return Plan(table.id, table.name, [request.record_id], before, diff, _primary(table, current))
 
 
 async def _plan_schema(
@@ -289,19 +321,62 @@ def _outcome(outcome: Any, before_ids: list[str] | None = None) -> Outcome:
     return Outcome(status, {"records": succeeded}, ids, result)
 
 
+def _uncertain(
+    request: WriteRequest, outcome: Outcome | None, since: datetime, exc: PlatformError
+) -> Outcome:
+    """A create some of whose records Airtable may or may not have made: what is known
+    (``after``), and what was attempted without an answer, for the reconciliation."""
+    fields = field_dicts(request.records)
+    result: dict[str, Any] = dict(outcome.result) if outcome else {"succeeded": 0}
+    failed: list[dict[str, Any]] = result.get("failed", [])
+    if outcome is None:
+        unknown = list(range(len(fields)))
+    else:
+        unknown = [f["index"] for f in failed if f["error"] == UNCERTAIN]
+    result["failed"] = [f for f in failed if f["error"] != UNCERTAIN]
+    result["uncertain"] = {
+        "since": since.isoformat(),
+        "attempted": [{"index": i, "fields": fields[i]} for i in unknown],
+    }
+    return Outcome(
+        "uncertain",
+        outcome.after if outcome else {"records": {}},
+        outcome.record_ids if outcome else [],
+        result,
+        error=f"{len(unknown)} record(s) may or may not have been created: {exc.detail}",
+        exception=exc,
+    )
+
+
 async def execute(airtable: AirtableService, request: WriteRequest, planned: Plan) -> Outcome:
-    """Run the write; Airtable failures become a ``failed`` outcome, never an exception."""
+    """Run the write; Airtable failures become a ``failed`` outcome, never an exception. A
+    create whose request went unanswered is ``uncertain`` (see :mod:`.reconcile`)."""
+    since = datetime.now(UTC)
     try:
-        return await _execute(airtable, request, planned)
+        outcome = await _execute(airtable, request, planned)
+    except AirtableWriteUncertain as exc:
+        if request.operation == "create":
+            return _uncertain(request, None, since, exc)
+        return _failed(planned, exc)
     except PlatformError as exc:
-        return Outcome(
-            "failed",
-            None,
-            planned.record_ids,
-            {"error": exc.error},
-            error=exc.detail,
-            exception=exc,
-        )
+        return _failed(planned, exc)
+    if request.operation == "create" and any(
+        f["error"] == UNCERTAIN for f in outcome.result.get("failed", [])
+    ):
+        first = next(f for f in outcome.result["failed"] if f["error"] == UNCERTAIN)
+        return _uncertain(request, outcome, since, AirtableError(first["detail"]))
+    return outcome
+
+
+def _failed(planned: Plan, exc: PlatformError) -> Outcome:
+    return Outcome(
+        "failed",
+        None,
+        planned.record_ids,
+        {"error": exc.error},
+        error=exc.detail,
+        exception=exc,
+    )
 
 
 async def _execute(airtable: AirtableService, request: WriteRequest, planned: Plan) -> Outcome:
@@ -342,9 +417,7 @@ async def _execute(airtable: AirtableService, request: WriteRequest, planned: Pl
         updated = await airtable.update_table(
             base, table, name=request.name, description=request.description
         )
-        return Outcome(
-            "done", {"table": {"name": updated.name, "description": updated.description}}, [], {}
-        )
+        return Outcome("done", {"table": _dump(updated)}, [], {})
     if op == "create_field":
         new_field = await airtable.create_field(
             base,
@@ -364,15 +437,20 @@ async def _execute(airtable: AirtableService, request: WriteRequest, planned: Pl
             name=request.name,
             description=request.description,
         )
-        return Outcome(
-            "done",
-            {"field": {"id": changed.id, "name": changed.name, "description": changed.description}},
-            [],
-            {},
+        return Outcome("done", {"field": _dump(changed)}, [], {})
+    if op == "add_attachments":
+        assert planned.before is not None
+        record = await airtable.add_attachments(
+            base, table, request.record_id or "", planned.before["field"], request.attachments
         )
+        return Outcome("done", {"records": {record["id"]: record.get("fields", {})}}, [], {})
     # create_comment
     comment = await airtable.create_comment(
-        base, table, request.record_id or "", request.text or ""
+        base,
+        table,
+        request.record_id or "",
+        request.text or "",
+        parent_comment_id=request.parent_comment_id,
     )
     return Outcome(
         "done", {"comment": comment}, planned.record_ids, {"comment_id": comment.get("id")}

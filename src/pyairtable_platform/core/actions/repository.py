@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -104,3 +105,45 @@ async def audit_trail(session: AsyncSession, action_id: uuid.UUID) -> list[dict[
         {"id": str(action_id)},
     )
     return [dict(row._mapping) for row in rows]
+
+
+async def mirrored_matches(
+    session: AsyncSession,
+    *,
+    base_id: str,
+    table_id: str,
+    fields: dict[str, Any],
+    since: datetime,
+    exclude: list[str],
+    limit: int = 5,
+) -> list[tuple[str, dict[str, Any]]]:
+    """Mirrored records of a table created at or after ``since`` whose fields hold every
+    given value (JSON containment, served by the mirror's GIN index on ``fields``), oldest
+    first; ``exclude`` are ids already accounted for."""
+    rows = await session.execute(
+        text(
+            "SELECT record_id, fields FROM airtable_records"
+            " WHERE base_id = :base AND table_id = :table AND deleted_at IS NULL"
+            " AND fields @> CAST(:fields AS jsonb)"
+            " AND (airtable_created_time IS NULL OR airtable_created_time >= :since)"
+            " AND NOT (record_id = ANY(:exclude))"
+            " ORDER BY airtable_created_time NULLS LAST, record_id LIMIT :limit"
+        ),
+        {
+            "base": base_id,
+            "table": table_id,
+            "fields": orjson.dumps(fields).decode(),
+            "since": since,
+            "exclude": exclude,
+            "limit": limit,
+        },
+    )
+    return [(row.record_id, dict(row.fields)) for row in rows]
+
+
+async def uncertain_ids(session: AsyncSession, base_id: str | None = None) -> list[uuid.UUID]:
+    """Uncertain writes of the workspace (of one base), oldest first."""
+    query = select(Action.id).where(Action.status == "uncertain")
+    if base_id is not None:
+        query = query.where(Action.base_id == base_id)
+    return list((await session.scalars(query.order_by(Action.created_at))).all())

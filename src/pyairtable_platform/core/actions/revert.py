@@ -17,17 +17,11 @@ from pyairtable_platform.core.actions.executor import (
     writable_fields,
 )
 from pyairtable_platform.core.actions.models import Action
+from pyairtable_platform.core.actions.schemas import NOT_REVERSIBLE
 from pyairtable_platform.kit.errors import PlatformError
 
 if TYPE_CHECKING:
     from pyairtable_platform.core.airtable.service import AirtableService
-
-NOT_REVERSIBLE = {
-    "create_table": "Airtable's API cannot delete tables; delete it in Airtable if you must",
-    "create_field": "Airtable's API cannot delete fields; delete it in Airtable if you must",
-    "create_comment": "comments are not reverted; delete it in Airtable if you must",
-    "revert": "a revert cannot itself be reverted; repeat the original write instead",
-}
 
 
 def _records(snapshot: dict[str, Any] | None) -> dict[str, Fields]:
@@ -38,6 +32,9 @@ def _written_names(action: Action, writable: set[str]) -> dict[str, set[str]]:
     """Per record id: the fields the action wrote (all writable fields for a replace)."""
     request = action.request
     names: dict[str, set[str]] = {}
+    if action.operation == "add_attachments":
+        field_name = str((action.before or {}).get("field"))
+        return {rid: {field_name} for rid in action.record_ids}
     if action.operation == "update":
         for item in request.get("records", []):
             names[item["id"]] = (
@@ -72,7 +69,7 @@ async def revert(airtable: AirtableService, action: Action) -> Outcome:
             return await _recreate(airtable, action, writable)
         if action.operation == "create":
             return await _delete_created(airtable, action, list(_records(action.after)), writable)
-        if action.operation == "update":
+        if action.operation in ("update", "add_attachments"):
             return await _restore(airtable, action, list(_records(action.after)), writable)
         # upsert: delete what it created, restore what it updated
         created = list(action.result.get("created_ids") or [])

@@ -54,8 +54,8 @@ async def list_actions(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Any:
     """The workspace's writes, newest first: who, through which channel, what, and their status
-    (previewed, approved, running, done, partially_failed, failed, rejected, expired,
-    reverted)."""
+    (previewed, approved, running, done, partially_failed, failed, uncertain, rejected,
+    expired, reverted)."""
     rows = await actions.list(
         status=status,
         base_id=base_id,
@@ -92,3 +92,15 @@ async def revert_action(action_id: uuid.UUID, actions: Actions) -> Any:
     409 ``revert_refused`` when the records changed since. Answers the revert action."""
     _, undo = await actions.revert(action_id)
     return ActionOut.of(undo)
+
+
+@router.post(
+    "/{action_id}/reconcile", response_model=ActionOut, summary="Reconcile an uncertain action"
+)
+async def reconcile_action(action_id: uuid.UUID, actions: Actions) -> Any:
+    """Settle an ``uncertain`` write (a create Airtable never confirmed) now instead of waiting
+    for its job: sync the base's mirror, then look for the attempted records created since the
+    attempt. The action becomes ``done``, ``partially_failed`` or ``failed``; ``result.
+    reconciled`` lists the records found (with their ids) and those not created. Any other
+    status is answered unchanged."""
+    return ActionOut.of(await actions.reconcile(action_id))

@@ -25,6 +25,7 @@ Operation = Literal[
     "create_field",
     "update_field",
     "create_comment",
+    "add_attachments",
 ]
 Status = Literal[
     "previewed",
@@ -36,12 +37,20 @@ Status = Literal[
     "rejected",
     "expired",
     "reverted",
+    "uncertain",
 ]
 # Operations that overwrite or remove data: the ones a key or workspace can require a preview
 # for (creates add and can always be undone by a delete).
 DESTRUCTIVE: frozenset[str] = frozenset(
     {"update", "delete", "upsert", "update_table", "update_field"}
 )
+# Kinds of write a revert cannot undo, and why (the action says so; a revert is refused).
+NOT_REVERSIBLE: dict[str, str] = {
+    "create_table": "Airtable's API cannot delete tables; delete it in Airtable if you must",
+    "create_field": "Airtable's API cannot delete fields; delete it in Airtable if you must",
+    "create_comment": "comments are not reverted; delete it in Airtable if you must",
+    "revert": "a revert cannot itself be reverted; repeat the original write instead",
+}
 
 
 class WriteRequest(BaseModel):
@@ -67,8 +76,14 @@ class WriteRequest(BaseModel):
     field: str | None = Field(default=None, description="update_field: field id or name")
     field_type: str | None = Field(default=None, description="create_field: Airtable type")
     options: dict[str, Any] | None = None
-    record_id: str | None = Field(default=None, description="create_comment")
+    record_id: str | None = Field(
+        default=None, description="create_comment, add_attachments: the record"
+    )
     text: str | None = Field(default=None, description="create_comment")
+    parent_comment_id: str | None = Field(default=None, description="create_comment: a reply")
+    attachments: list[dict[str, Any]] = Field(
+        default_factory=list, description="add_attachments: [{'url', 'filename'?}]"
+    )
 
 
 class ApplyBody(BaseModel):
@@ -102,6 +117,8 @@ class ActionOut(BaseModel):
     revert_of: uuid.UUID | None
     error: str | None
     result: dict[str, Any]
+    revertible: bool = Field(description="whether this kind of write can be reverted")
+    not_revertible_reason: str | None = None
 
     @classmethod
     def of(cls, action: Action) -> ActionOut:
@@ -128,6 +145,8 @@ class ActionOut(BaseModel):
             revert_of=action.revert_of,
             error=action.error,
             result=action.result or {},
+            revertible=action.operation not in NOT_REVERSIBLE,
+            not_revertible_reason=NOT_REVERSIBLE.get(action.operation),
         )
 
 

@@ -25,11 +25,14 @@ from pyairtable_platform.core.actions.exceptions import (
     ActionNotFound,
     InvalidApprovalToken,
     RevertRefused,
+    WriteUncertain,
 )
 from pyairtable_platform.core.actions.executor import Outcome, Plan, execute, plan
 from pyairtable_platform.core.actions.models import Action
+from pyairtable_platform.core.actions.reconcile import reconcile
 from pyairtable_platform.core.actions.revert import revert as run_revert
 from pyairtable_platform.core.actions.schemas import DESTRUCTIVE, Channel, WriteRequest
+from pyairtable_platform.core.actions.tasks import defer_reconcile
 from pyairtable_platform.core.auth import permissions
 from pyairtable_platform.core.auth.permissions import Action as Permission
 from pyairtable_platform.kit.auth import Identity
@@ -61,6 +64,12 @@ class Submitted:
     @property
     def failed(self) -> bool:
         return self.action.status == "failed"
+
+    @property
+    def uncertain(self) -> bool:
+        """Airtable never answered (a create): recorded, not resent, reconciled later;
+        ``exception`` says so and names the action."""
+        return self.action.status == "uncertain"
 
 
 class ActionsService:
@@ -155,7 +164,26 @@ class ActionsService:
     async def _run(self, action: Action, request: WriteRequest, planned: Plan) -> Outcome:
         outcome = await execute(self.airtable, request, planned)
         await self._finish(action, outcome)
+        if outcome.status == "uncertain":
+            attempted = (outcome.result.get("uncertain") or {}).get("attempted", [])
+            # Settled later by the job (or POST .../reconcile); the caller hears which action.
+            await defer_reconcile(
+                self.session, self.workspace_id, action.id, self.settings.reconcile_delay_seconds
+            )
+            outcome.exception = WriteUncertain(
+                str(action.id),
+                planned.table_name or planned.table_id,
+                len(attempted),
+                created_ids=list(outcome.record_ids),
+            )
         return outcome
+
+    async def reconcile(self, action_id: uuid.UUID) -> Action:
+        """Settle an uncertain write now: sync the base's mirror, then look for the records
+        it attempted (no-op for any other status)."""
+        self._check_write()
+        action = await self.get(action_id, lock=True)
+        return await reconcile(self.session, self.airtable, action, self.settings)
 
     async def _finish(self, action: Action, outcome: Outcome, **extra: Any) -> None:
         values: dict[str, Any] = {
@@ -244,6 +272,12 @@ class ActionsService:
         original = await self.get(action_id, lock=True)
         if original.status == "reverted":
             raise RevertRefused(f"action {action_id} was reverted already")
+        if original.status == "uncertain":
+            raise RevertRefused(
+                f"action {action_id} is uncertain (Airtable never confirmed it); it is "
+                f"reconciled shortly — or now with POST /api/v1/actions/{action_id}/reconcile "
+                "— and can be reverted then"
+            )
         if original.status not in ("done", "partially_failed"):
             raise RevertRefused(
                 f"action {action_id} is {original.status}; only executed actions can be reverted"

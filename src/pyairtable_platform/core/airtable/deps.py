@@ -124,6 +124,7 @@ class ClientRegistry:
                 await insert_usage(
                     session,
                     workspace_id=workspace_id,
+                    user_id=call.user_id,
                     operation=call.operation,
                     status_code=call.status,
                     latency_ms=round(call.latency_s * 1000),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pyairtable_platform.kit.errors import PlatformError
+from pyairtable_platform.kit.errors import Conflict, NotFound, PlatformError, ValidationFailed
 
 
 class AirtableError(PlatformError):
@@ -93,6 +93,30 @@ class AirtableWriteUncertain(AirtableError):
         self.base_id = base_id
         self.table = table
         self.attempted = attempted
+
+
+# Errors the service adds to the client's: names the caller gave that do not exist, and the
+# mirror's state.
+
+
+class TableNotFound(NotFound):
+    error = "table_not_found"
+
+
+class BaseNotFound(NotFound):
+    error = "base_not_found"
+
+
+class UnknownField(ValidationFailed):
+    error = "unknown_field"
+
+
+class MirrorNotReady(Conflict):
+    error = "mirror_not_ready"
+
+
+class SyncInProgress(Conflict):
+    error = "sync_in_progress"
 
 
 # Errors a single-flight leader shares with the waiters of the same read (see cache.py).

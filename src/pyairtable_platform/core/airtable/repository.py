@@ -168,6 +168,7 @@ async def insert_usage(
     session: AsyncSession,
     *,
     workspace_id: str,
+    user_id: str | None,
     operation: str,
     status_code: int | None,
     latency_ms: int,
@@ -178,14 +179,15 @@ async def insert_usage(
     """One ``api_usage_logs`` row for one upstream Airtable request."""
     await session.execute(
         text(
-            "INSERT INTO api_usage_logs (workspace_id, request_id, service_name, provider,"
-            " endpoint, tool_name, latency_ms, status_code, success, error_message, metadata)"
-            " VALUES (:wid, NULLIF(current_setting('app.request_id', true), ''), 'airtable',"
-            " 'airtable', :endpoint, :endpoint, :latency, :status, :success, :error,"
-            " CAST(:meta AS jsonb))"
+            "INSERT INTO api_usage_logs (workspace_id, user_id, request_id, service_name,"
+            " provider, endpoint, tool_name, latency_ms, status_code, success, error_message,"
+            " metadata) VALUES (:wid, :uid, NULLIF(current_setting('app.request_id', true), ''),"
+            " 'airtable', 'airtable', :endpoint, :endpoint, :latency, :status, :success,"
+            " :error, CAST(:meta AS jsonb))"
         ),
         {
             "wid": workspace_id,
+            "uid": user_id,
             "endpoint": operation,
             "latency": latency_ms,
             "status": status_code,

@@ -11,8 +11,10 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi.responses import JSONResponse
 
-from pyairtable_platform.core.actions.rest import write_as_action
+from pyairtable_platform.core.actions.models import Action as WriteAction
+from pyairtable_platform.core.actions.rest import pending, run_as_action, write_as_action
 from pyairtable_platform.core.airtable.connections import ConnectionService
 from pyairtable_platform.core.airtable.deps import AirtableDepsDep
 from pyairtable_platform.core.airtable.schemas import (
@@ -70,6 +72,26 @@ Reader = Annotated[AirtableService, _service(Action.AIRTABLE_READ)]
 Writer = Annotated[AirtableService, _service(Action.AIRTABLE_WRITE)]
 SchemaWriter = Annotated[AirtableService, _service(Action.AIRTABLE_SCHEMA_WRITE)]
 Syncer = Annotated[AirtableService, _service(Action.AIRTABLE_SYNC)]
+
+
+def _one_record(action: WriteAction, record_id: str) -> dict[str, Any]:
+    """A single-record write's answer: the record as Airtable left it (or what waits for
+    approval)."""
+    if action.status == "previewed":
+        return pending(action)
+    if action.operation == "delete":
+        return {"id": record_id, "deleted": True}
+    fields = ((action.after or {}).get("records") or {}).get(record_id, {})
+    return {"id": record_id, "fields": fields}
+
+
+def _schema_answer(action: WriteAction, key: str) -> dict[str, Any] | JSONResponse:
+    if action.status == "previewed":
+        return JSONResponse(
+            pending(action), status_code=202, headers={"X-Action-Id": str(action.id)}
+        )
+    value: dict[str, Any] = (action.after or {})[key]
+    return value
 
 
 def _written(outcome: WriteOutcome, response: Response) -> WriteOutcome:
@@ -188,39 +210,83 @@ async def sync_base(
 # ----- tables and fields -----------------------------------------------------------------
 
 
-@router.post("/bases/{base_id}/tables", status_code=201)
-async def create_table(base_id: str, body: TableIn, service: SchemaWriter) -> TableSchema:
-    """Create a table (its first field becomes the primary field)."""
-    fields = [f.model_dump(exclude_none=True) for f in body.fields]
-    return await service.create_table(base_id, body.name, fields, description=body.description)
+@router.post("/bases/{base_id}/tables", status_code=201, response_model=TableSchema)
+async def create_table(
+    base_id: str, body: TableIn, service: SchemaWriter, response: Response
+) -> dict[str, Any] | JSONResponse:
+    """Create a table (its first field becomes the primary field). Recorded as an action;
+    Airtable's API cannot delete tables, so it is not revertible."""
+    action = await run_as_action(
+        service,
+        response,
+        operation="create_table",
+        base_id=base_id,
+        name=body.name,
+        description=body.description,
+        fields=[f.model_dump(exclude_none=True) for f in body.fields],
+    )
+    return _schema_answer(action, "table")
 
 
-@router.patch("/bases/{base_id}/tables/{table}")
+@router.patch("/bases/{base_id}/tables/{table}", response_model=TableSchema)
 async def update_table(
-    base_id: str, table: str, body: RenameIn, service: SchemaWriter
-) -> TableSchema:
-    """Rename a table or change its description."""
-    return await service.update_table(base_id, table, name=body.name, description=body.description)
+    base_id: str, table: str, body: RenameIn, *, service: SchemaWriter, response: Response
+) -> dict[str, Any] | JSONResponse:
+    """Rename a table or change its description (an action; revertible)."""
+    action = await run_as_action(
+        service,
+        response,
+        operation="update_table",
+        base_id=base_id,
+        table=table,
+        name=body.name,
+        description=body.description,
+    )
+    return _schema_answer(action, "table")
 
 
-@router.post("/bases/{base_id}/tables/{table}/fields", status_code=201)
+@router.post("/bases/{base_id}/tables/{table}/fields", status_code=201, response_model=FieldSchema)
 async def create_field(
-    base_id: str, table: str, body: FieldIn, service: SchemaWriter
-) -> FieldSchema:
-    """Add a field to a table."""
-    return await service.create_field(
-        base_id, table, body.name, body.type, description=body.description, options=body.options
+    base_id: str, table: str, body: FieldIn, service: SchemaWriter, response: Response
+) -> dict[str, Any] | JSONResponse:
+    """Add a field to a table. Recorded as an action; Airtable's API cannot delete fields, so
+    it is not revertible."""
+    action = await run_as_action(
+        service,
+        response,
+        operation="create_field",
+        base_id=base_id,
+        table=table,
+        name=body.name,
+        field_type=body.type,
+        description=body.description,
+        options=body.options,
     )
+    return _schema_answer(action, "field")
 
 
-@router.patch("/bases/{base_id}/tables/{table}/fields/{field}")
+@router.patch("/bases/{base_id}/tables/{table}/fields/{field}", response_model=FieldSchema)
 async def update_field(
-    base_id: str, table: str, field: str, body: RenameIn, service: SchemaWriter
-) -> FieldSchema:
-    """Rename a field or change its description."""
-    return await service.update_field(
-        base_id, table, field, name=body.name, description=body.description
+    base_id: str,
+    table: str,
+    field: str,
+    body: RenameIn,
+    *,
+    service: SchemaWriter,
+    response: Response,
+) -> dict[str, Any] | JSONResponse:
+    """Rename a field or change its description (an action; revertible)."""
+    action = await run_as_action(
+        service,
+        response,
+        operation="update_field",
+        base_id=base_id,
+        table=table,
+        field=field,
+        name=body.name,
+        description=body.description,
     )
+    return _schema_answer(action, "field")
 
 
 # ----- records ---------------------------------------------------------------------------
@@ -399,31 +465,46 @@ async def get_record(
 
 @router.patch(_RECORD)
 async def update_record(
-    base_id: str, table: str, record_id: str, body: RecordIn, service: Writer
+    base_id: str, table: str, record_id: str, body: RecordIn, *, service: Writer, response: Response
 ) -> dict[str, Any]:
-    """Update one record."""
-    outcome = await service.update_records(base_id, table, [{"id": record_id, **body.model_dump()}])
-    return outcome.succeeded[0]
+    """Update one record (an action: revertible)."""
+    action = await run_as_action(
+        service,
+        response,
+        operation="update",
+        base_id=base_id,
+        table=table,
+        records=[{"id": record_id, **body.model_dump()}],
+    )
+    return _one_record(action, record_id)
 
 
 @router.put(_RECORD)
 async def replace_record(
-    base_id: str, table: str, record_id: str, body: RecordIn, service: Writer
+    base_id: str, table: str, record_id: str, body: RecordIn, *, service: Writer, response: Response
 ) -> dict[str, Any]:
-    """Replace one record (fields not given are cleared)."""
-    outcome = await service.update_records(
-        base_id, table, [{"id": record_id, **body.model_dump()}], replace=True
+    """Replace one record (fields not given are cleared; an action: revertible)."""
+    action = await run_as_action(
+        service,
+        response,
+        operation="update",
+        base_id=base_id,
+        table=table,
+        records=[{"id": record_id, **body.model_dump()}],
+        replace=True,
     )
-    return outcome.succeeded[0]
+    return _one_record(action, record_id)
 
 
 @router.delete(_RECORD)
 async def delete_record(
-    base_id: str, table: str, record_id: str, service: Writer
+    base_id: str, table: str, record_id: str, service: Writer, response: Response
 ) -> dict[str, Any]:
-    """Delete one record."""
-    outcome = await service.delete_records(base_id, table, [record_id])
-    return outcome.succeeded[0]
+    """Delete one record (an action: a revert re-creates it with a new id)."""
+    action = await run_as_action(
+        service, response, operation="delete", base_id=base_id, table=table, record_ids=[record_id]
+    )
+    return _one_record(action, record_id)
 
 
 @router.get(_RECORD + "/comments")
@@ -434,12 +515,27 @@ async def list_comments(base_id: str, table: str, record_id: str, service: Reade
 
 @router.post(_RECORD + "/comments", status_code=201)
 async def create_comment(
-    base_id: str, table: str, record_id: str, body: CommentIn, service: Writer
+    base_id: str,
+    table: str,
+    record_id: str,
+    body: CommentIn,
+    *,
+    service: Writer,
+    response: Response,
 ) -> dict[str, Any]:
-    """Comment on a record."""
-    return await service.create_comment(
-        base_id, table, record_id, body.text, parent_comment_id=body.parent_comment_id
+    """Comment on a record (recorded as an action; comments are not revertible)."""
+    action = await run_as_action(
+        service,
+        response,
+        operation="create_comment",
+        base_id=base_id,
+        table=table,
+        record_id=record_id,
+        text=body.text,
+        parent_comment_id=body.parent_comment_id,
     )
+    comment: dict[str, Any] = (action.after or {}).get("comment") or pending(action)
+    return comment
 
 
 @router.post(_RECORD + "/attachments")
@@ -447,9 +543,21 @@ async def add_attachments(
     base_id: str,
     table: str,
     record_id: str,
+    *,
     service: Writer,
+    response: Response,
     body: Annotated[AttachmentsIn, Body()],
 ) -> dict[str, Any]:
-    """Append attachments by URL to an attachment field (Airtable downloads them)."""
-    items = [a.model_dump() for a in body.attachments]
-    return await service.add_attachments(base_id, table, record_id, body.field, items)
+    """Append attachments by URL to an attachment field (Airtable downloads them). An action:
+    a revert puts the field back as it was."""
+    action = await run_as_action(
+        service,
+        response,
+        operation="add_attachments",
+        base_id=base_id,
+        table=table,
+        record_id=record_id,
+        field=body.field,
+        attachments=[a.model_dump() for a in body.attachments],
+    )
+    return _one_record(action, record_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +17,11 @@ import urllib3.exceptions
 from pyairtable_platform.core.airtable.exceptions import AirtableError
 
 Record = dict[str, Any]
+
+# The user on whose behalf the current task calls Airtable. Clients are shared per connection
+# (one thread pool and cache namespace for everyone), so the acting user travels with the
+# task instead: the service sets it before each call, the usage row reads it.
+acting_user_id: ContextVar[str | None] = ContextVar("airtable_acting_user_id", default=None)
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class UpstreamCall:
     latency_s: float
     attempt: int
     error: str | None
+    user_id: str | None = None
 
 
 UsageRecorder = Callable[[UpstreamCall], Awaitable[None]]

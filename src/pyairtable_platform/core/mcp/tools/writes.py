@@ -83,6 +83,9 @@ async def submit(ctx: Context, request: WriteRequest, preview: bool) -> CallTool
             f"the write failed and nothing was changed: {submitted.action.error} "
             f"(action {submitted.action.id})"
         )
+    if submitted.uncertain and submitted.exception is not None:
+        # Not resent: the model must not retry a create that may have landed.
+        raise ToolError(submitted.exception.detail)
     return result(body)
 
 
