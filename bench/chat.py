@@ -24,7 +24,10 @@ Per turn it reports:
         [--core-workers 1] [--profile DIR]
 
 ``--concurrency`` caps the turns in flight (default: all at once, the issue's burst of 100);
-``--profile DIR`` records py-spy profiles of core and ai during the measured turns.
+``--profile DIR`` records py-spy profiles of core, ai and the fake during the measured turns
+(``PY_SPY`` names the binary, ``PY_SPY_RATE`` the samples per second, default 100). It also
+prints each service's CPU time per turn (user + system, all its processes, measured turns
+only: steadier than latencies on a shared machine) and its RSS once ready and at the end.
 """
 
 from __future__ import annotations
@@ -59,14 +62,29 @@ def load() -> str:
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
+def _family(pid: int) -> list[int]:
+    """A process and its children (uvicorn workers)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = [int(p) for p in children.read_text().split()] if children.exists() else []
+    return [pid, *kids]
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process and its children have used so far."""
+    total = 0
+    for p in _family(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children (uvicorn workers), in MB."""
     total = 0
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    for p in pids:
+    for p in _family(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -197,9 +215,10 @@ def start_profilers(targets: dict[str, int], out: str | None) -> list[subprocess
         return []
     Path(out).mkdir(parents=True, exist_ok=True)
     spy = os.environ.get("PY_SPY", "py-spy")
+    rate = os.environ.get("PY_SPY_RATE", "100")  # samples per second
     return [
         subprocess.Popen(
-            [spy, "record", "-p", str(pid), "-r", "100", "-f", "raw", "-o", f"{out}/{name}.txt"],
+            [spy, "record", "-p", str(pid), "-r", rate, "-f", "raw", "-o", f"{out}/{name}.txt"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -224,6 +243,7 @@ async def drive(
             await one_turn(http, headers, -1 - n)
         print(f"load average before: {load()}")
         spies = start_profilers(*profile)
+        cpu_before = {name: cpu_seconds(pid) for name, pid in profile[0].items()}
         started = time.perf_counter()
         gate = asyncio.Semaphore(concurrency)
 
@@ -233,6 +253,7 @@ async def drive(
 
         results = await asyncio.gather(*(gated(n) for n in range(turns)))
         wall = time.perf_counter() - started
+        cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in profile[0].items()}
         for spy in spies:
             spy.send_signal(signal.SIGINT)
         for spy in spies:
@@ -265,6 +286,10 @@ async def drive(
     print(
         "  (overhead = whole turn - provider - upstream; 'ai: LLM calls' is the ai service's "
         "own view of its LLM calls, client side included)"
+    )
+    print(
+        "CPU per turn (all processes of each service, during the measured turns): "
+        + ", ".join(f"{name} {seconds * 1000 / turns:.1f} ms" for name, seconds in cpu.items())
     )
 
 
@@ -349,7 +374,11 @@ def main() -> None:
                 )
             )
             wait_ready(ai_url + "/ready", procs[-1])
-            targets = {"core": procs[0].pid, "ai": procs[2].pid}
+            targets = {"core": procs[0].pid, "ai": procs[2].pid, "fake": procs[1].pid}
+            print(
+                "memory (RSS) once ready: "
+                + ", ".join(f"{n} {rss_mb(pid):.0f} MB" for n, pid in targets.items())
+            )
             concurrency = args.concurrency or args.turns
             asyncio.run(
                 drive(ai_url, fake_url, token, args.turns, concurrency, (targets, args.profile))

@@ -19,7 +19,7 @@ from pyairtable_platform.ai.config import AiSettings
 from pyairtable_platform.devinfra.local import free_port
 from pyairtable_platform.devinfra.throwaway import Infra
 from tests.ai.fakes.openai_server import create_openai_app
-from tests.ai.fakes.script import Recorder, Script, Step
+from tests.ai.fakes.script import Recorder, Script, ScriptedFake
 from tests.core.mcp.conftest import Tenant, make_tenant
 from tests.support.servers import ThreadServer
 
@@ -28,19 +28,10 @@ FAKE_MODEL = "fake-model"
 FAKE_PRICES = {"input": "1", "output": "4", "cached_input": "0.5"}
 
 
-@dataclass
-class FakeProvider:
-    server: ThreadServer
-    script: Script
-    recorder: Recorder
-
+class FakeProvider(ScriptedFake):
     @property
     def base_url(self) -> str:
         return self.server.url + "/v1"
-
-    def play(self, *steps: Step) -> None:
-        self.script.steps = list(steps)
-        self.recorder.clear()
 
 
 @pytest.fixture(scope="session")

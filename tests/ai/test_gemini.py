@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 
 import httpx
@@ -15,7 +14,7 @@ from pyairtable_platform.ai.app import create_app
 from pyairtable_platform.devinfra.throwaway import Infra
 from tests.ai.conftest import FAKE_PRICES, FakeProvider, ai_settings, auth, owner_rows, parse_sse
 from tests.ai.fakes.gemini import create_gemini_app
-from tests.ai.fakes.script import Recorder, Script, Step, ToolCall, call, error, text
+from tests.ai.fakes.script import ScriptedFake, ToolCall, call, error, serve, text
 from tests.core.mcp.conftest import Tenant
 from tests.support.servers import ThreadServer
 
@@ -23,27 +22,15 @@ GEMINI_MODEL = "gemini-2.5-flash"
 GEMINI_KEY = "fake-gemini-key"
 
 
-@dataclass
-class FakeGemini:
-    server: ThreadServer
-    script: Script
-    recorder: Recorder
-
-    def play(self, *steps: Step) -> None:
-        self.script.steps = list(steps)
-        self.recorder.clear()
-
-
 @pytest.fixture(scope="module")
-def fake_gemini() -> Iterator[FakeGemini]:
-    script, recorder = Script(), Recorder()
-    with ThreadServer(create_gemini_app(script, recorder)) as server:
-        yield FakeGemini(server, script, recorder)
+def fake_gemini() -> Iterator[ScriptedFake]:
+    with serve(create_gemini_app) as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")
 def gemini_ai(
-    core: ThreadServer, fake_provider: FakeProvider, fake_gemini: FakeGemini
+    core: ThreadServer, fake_provider: FakeProvider, fake_gemini: ScriptedFake
 ) -> Iterator[ThreadServer]:
     """An ai service whose deployment provider is Gemini, pointed at the fake."""
     settings = ai_settings(
@@ -77,7 +64,7 @@ def function_responses(body: dict[str, object]) -> list[dict[str, object]]:
 
 
 async def test_a_gemini_turn_calls_two_mcp_tools_and_logs_the_reported_usage(
-    gemini_client: httpx.AsyncClient, fake_gemini: FakeGemini, tenant: Tenant, infra: Infra
+    gemini_client: httpx.AsyncClient, fake_gemini: ScriptedFake, tenant: Tenant, infra: Infra
 ) -> None:
     fake_gemini.play(
         call(ToolCall("list_bases"), input_tokens=1000, output_tokens=100, cached_tokens=400),
@@ -148,7 +135,7 @@ async def test_a_gemini_turn_calls_two_mcp_tools_and_logs_the_reported_usage(
 
 
 async def test_a_gemini_error_is_a_clean_provider_error_event(
-    gemini_client: httpx.AsyncClient, fake_gemini: FakeGemini, tenant: Tenant, infra: Infra
+    gemini_client: httpx.AsyncClient, fake_gemini: ScriptedFake, tenant: Tenant, infra: Infra
 ) -> None:
     fake_gemini.play(error(400, "API key not valid. Please pass a valid API key."))
     response = await gemini_client.post(
@@ -168,7 +155,7 @@ async def test_a_gemini_error_is_a_clean_provider_error_event(
 
 
 async def test_a_gemini_turn_without_streaming_answers_json(
-    gemini_client: httpx.AsyncClient, fake_gemini: FakeGemini, tenant: Tenant
+    gemini_client: httpx.AsyncClient, fake_gemini: ScriptedFake, tenant: Tenant
 ) -> None:
     fake_gemini.play(call(ToolCall("list_bases")), text("You have one base."))
     response = await gemini_client.post(

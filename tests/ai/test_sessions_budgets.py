@@ -132,6 +132,12 @@ async def test_sessions_can_be_listed_renamed_searched_cleared_and_deleted(
     assert all("<b>" in h["highlight"] for h in hits)
     detail = await client.get(f"/api/v1/chat/sessions/{session_id}", headers=headers)
     assert [m["role"] for m in detail.json()["messages"]] == ["user", "assistant"]
+    # Stored together at the end of the turn, the question keeps the time it was asked.
+    asked, answered = detail.json()["messages"]
+    assert asked["content"] == "Check the quarterly invoices"
+    assert answered["content"] == "The quarterly invoices look fine."
+    assert asked["created_at"] < answered["created_at"]
+    assert detail.json()["total_messages"] == 2
 
     cleared = await client.post(f"/api/v1/chat/sessions/{session_id}/clear", headers=headers)
     assert cleared.json()["total_messages"] == 0

@@ -8,8 +8,14 @@ each still walks through its own script.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from starlette.applications import Starlette
+
+from tests.support.servers import ThreadServer
 
 
 @dataclass(frozen=True)
@@ -18,6 +24,8 @@ class Usage:
     output_tokens: int = 20
     cached_tokens: int = 0
     thinking_tokens: int = 0
+    # Tokens written to the prompt cache (part of ``input_tokens``); only Anthropic reports them.
+    cache_write_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -32,9 +40,13 @@ class Step:
 
     text: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
+    thinking: str = ""  # a visible reasoning block before the answer (fakes that support it)
     usage: Usage = Usage()
     error_status: int | None = None
     error_message: str = "the fake provider failed on purpose"
+    # The error comes inside a stream that already started (fakes that support it), not as
+    # the HTTP status.
+    error_mid_stream: bool = False
 
 
 def text(value: str, **usage: int) -> Step:
@@ -45,8 +57,13 @@ def call(*calls: ToolCall, **usage: int) -> Step:
     return Step(tool_calls=calls, usage=Usage(**usage))
 
 
-def error(status: int = 500, message: str = "the fake provider failed on purpose") -> Step:
-    return Step(error_status=status, error_message=message)
+def error(
+    status: int = 500,
+    message: str = "the fake provider failed on purpose",
+    *,
+    mid_stream: bool = False,
+) -> Step:
+    return Step(error_status=status, error_message=message, error_mid_stream=mid_stream)
 
 
 @dataclass
@@ -77,3 +94,24 @@ class Script:
         if step_index < len(self.steps):
             return self.steps[step_index]
         return self.steps[-1] if not self.steps[-1].tool_calls else text("Done.")
+
+
+@dataclass
+class ScriptedFake:
+    """A fake provider serving on loopback: the script it plays and what it received."""
+
+    server: ThreadServer
+    script: Script
+    recorder: Recorder
+
+    def play(self, *steps: Step) -> None:
+        self.script.steps = list(steps)
+        self.recorder.clear()
+
+
+@contextmanager
+def serve(create_app: Callable[[Script, Recorder], Starlette]) -> Iterator[ScriptedFake]:
+    """A fake provider's app (``create_openai_app``, ``create_gemini_app``…) on loopback."""
+    script, recorder = Script(), Recorder()
+    with ThreadServer(create_app(script, recorder)) as server:
+        yield ScriptedFake(server, script, recorder)

@@ -28,12 +28,15 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import httpx2
 from fastmcp.client import Client
 from fastmcp.client.client import CallToolResult
 from fastmcp.client.progress import ProgressHandler
 from fastmcp.client.transports import StreamableHttpTransport
+from pydantic_ai import RunContext
 from pydantic_ai.exceptions import ModelRetry
 from pydantic_ai.mcp import MCPToolset
+from pydantic_ai.toolsets.abstract import ToolsetTool
 
 from pyairtable_platform.kit.context import current_request_id
 from pyairtable_platform.kit.errors import PlatformError
@@ -45,6 +48,7 @@ META_REQUEST_ID = "pap/request_id"
 POOL_IDLE_SECONDS = 120.0
 POOL_MAX_AGE_SECONDS = 600.0
 POOL_SIZE = 512
+MCP_HTTP_LIMITS = httpx2.Limits(max_connections=256, max_keepalive_connections=128)
 
 
 class ToolCallFailed(PlatformError):
@@ -125,6 +129,45 @@ async def _with_turn_meta(ctx: Any, call_tool: Any, name: str, tool_args: dict[s
     return await call_tool(name, tool_args, metadata=meta or None)
 
 
+def _http_client(
+    headers: dict[str, str] | None = None,
+    timeout: httpx2.Timeout | None = None,
+    auth: httpx2.Auth | None = None,
+    **options: Any,
+) -> httpx2.AsyncClient:
+    """The HTTP client of an MCP session, keeping as many connections to core alive as a
+    burst of turns of one user has calls in flight (httpx keeps 20: a burst of 100 turns
+    would open and close connections to core on every call)."""
+    # Redirects stay with the MCP transport, which follows them only within core's origin
+    # (as with the SDK's own client); ``options`` would turn on httpx's own following.
+    return httpx2.AsyncClient(
+        headers=headers,
+        timeout=timeout or httpx2.Timeout(30.0, read=300.0),
+        auth=auth,
+        limits=MCP_HTTP_LIMITS,
+    )
+
+
+class _PooledToolset(MCPToolset[Any]):
+    """An MCP toolset that builds its tool definitions once per tool list.
+
+    pydantic-ai asks for the tools before every step of a run, and the stock toolset turns the
+    cached MCP tool list into definitions again each time (a JSON-schema validation and two
+    objects per tool, ~25 tools). The list only changes when the server says so, which drops
+    the cached list; the definitions are rebuilt then.
+    """
+
+    _built_from: list[Any] | None = None
+    _built: dict[str, ToolsetTool[Any]] | None = None
+
+    async def get_tools(self, ctx: RunContext[Any]) -> dict[str, ToolsetTool[Any]]:
+        listed = await self.list_tools()
+        if self._built is None or self._built_from is not listed:
+            self._built = await super().get_tools(ctx)
+            self._built_from = listed
+        return dict(self._built)
+
+
 @dataclass
 class _Pooled:
     toolset: MCPToolset[Any]
@@ -155,7 +198,7 @@ class McpConnector:
                         # Core records chat as the channel of the writes.
                         "X-PAP-Channel": "chat",
                     }
-                    toolset = MCPToolset(
+                    toolset = _PooledToolset(
                         self.client(headers),
                         id="platform",
                         tool_error_behavior="retry",
@@ -196,7 +239,9 @@ class McpConnector:
         await entry.toolset.__aexit__(None, None, None)
 
     def client(self, headers: dict[str, str], *, timeout: float | None = None) -> Client[Any]:
-        transport = StreamableHttpTransport(self.url, headers=headers)
+        transport = StreamableHttpTransport(
+            self.url, headers=headers, httpx_client_factory=_http_client
+        )
         return _PlatformClient(
             transport, timeout=timeout or self.timeout, init_timeout=timeout or self.timeout
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter
@@ -28,13 +27,8 @@ def _respond(state: AiState, setup: TurnSetup, stream: bool) -> Any:
     handle = TurnHandle()
     state.runner.spawn(service.run(setup, handle), handle)
     if stream:
-
-        async def events() -> AsyncIterator[bytes]:
-            async for event in handle.stream():
-                yield event.sse()
-
         return StreamingResponse(
-            events(),
+            handle.stream(),
             media_type="text/event-stream",
             headers={
                 "Cache-Control": "no-cache",

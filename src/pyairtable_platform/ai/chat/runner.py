@@ -35,12 +35,22 @@ class TurnHandle:
             self.done.set()
             self._queue.put_nowait(None)
 
-    async def stream(self) -> AsyncIterator[ChatEvent]:
+    async def stream(self) -> AsyncIterator[bytes]:
+        """The events as SSE bytes, in order. Events already waiting go out together in one
+        chunk (a reply streams many small ``text_delta``s): one write instead of one each,
+        and none is held back to wait for more."""
         while True:
+            chunk = []
             event = await self._queue.get()
+            while event is not None:
+                chunk.append(event.sse())
+                if self._queue.empty():
+                    break
+                event = self._queue.get_nowait()
+            if chunk:
+                yield b"".join(chunk)
             if event is None:
                 return
-            yield event
 
 
 class TurnRunner:

@@ -90,6 +90,8 @@ class TurnSetup:
     base_id: str | None
     request_id: str | None
     prompt: str | None = None
+    # When the user asked (``time.monotonic()``; the prompt is stored with the answer).
+    asked_at: float | None = None
     deferred: DeferredToolResults | None = None
     # Results already produced before the model runs again (applying an approved action).
     preamble_tools: list[dict[str, Any]] = field(default_factory=list)
@@ -131,7 +133,8 @@ class ChatService:
     # --- before the provider is contacted -------------------------------------------------
 
     async def start(self, caller: Caller, body: ChatRequest) -> TurnSetup:
-        """Check and record the user's message; everything that can refuse a turn happens here."""
+        """Check the turn; everything that can refuse a turn happens here."""
+        asked_at = time.monotonic()
         factory = self.state.session_factory
         async with unit_of_work(
             factory, user_id=caller.user_id, workspace_id=caller.workspace_id
@@ -162,25 +165,12 @@ class ChatService:
                         f"/api/v1/chat/sessions/{session['id']}/approvals/<action> with "
                         '{"decision": "approve"} or {"decision": "reject"} first'
                     )
-            setup = await self._prepare(db, caller, session, prompt=body.message)
-            await sessions_repo.add_messages(
-                db,
-                workspace_id=caller.workspace_id,
-                user_id=caller.user_id,
-                session_id=setup.session_id,
-                messages=[
-                    sessions_repo.NewMessage(
-                        role="user",
-                        content=body.message,
-                        tools_used=[],
-                        token_count=history_mod.estimate_tokens(len(body.message)),
-                        cost_usd=Decimal(0),
-                        model=None,
-                        response_time_ms=None,
-                        metadata={"turn_id": setup.turn_id},
-                    )
-                ],
+            setup = await self._prepare(
+                db, caller, session, prompt=body.message, new=body.session_id is None
             )
+        # The user's message is stored with the answer, in the turn's one closing transaction
+        # (``_store``), dated when it was asked.
+        setup.asked_at = asked_at
         return setup
 
     async def _prepare(
@@ -191,12 +181,13 @@ class ChatService:
         *,
         prompt: str | None,
         turn_id: str | None = None,
+        new: bool = False,
     ) -> TurnSetup:
         config = await providers.resolve(db, caller.workspace_id, self.settings, self.state.box)
         session_settings = SessionModelSettings.from_json(session.get("settings"))
         model_name = session_settings.model or config.model
         max_output = session_settings.max_tokens or self.settings.default_max_output_tokens
-        rows = await sessions_repo.messages(db, session["id"])
+        rows = [] if new else await sessions_repo.messages(db, session["id"])
         turns = history_mod.turns_from_rows(rows)
         budget = self.settings.context_tokens - max_output - TOOLS_OVERHEAD_TOKENS
         fitted = history_mod.fit(turns, max(budget, 1_000))
@@ -660,6 +651,21 @@ class ChatService:
                     "status": "awaiting_approval",
                 }
             )
+        asked = []
+        if setup.prompt is not None:
+            asked.append(
+                sessions_repo.NewMessage(
+                    role="user",
+                    content=setup.prompt,
+                    tools_used=[],
+                    token_count=history_mod.estimate_tokens(len(setup.prompt)),
+                    cost_usd=Decimal(0),
+                    model=None,
+                    response_time_ms=None,
+                    metadata={"turn_id": setup.turn_id},
+                    seconds_ago=time.monotonic() - (setup.asked_at or time.monotonic()),
+                )
+            )
         async with unit_of_work(
             self.state.session_factory, user_id=caller.user_id, workspace_id=caller.workspace_id
         ) as db:
@@ -670,6 +676,7 @@ class ChatService:
                 user_id=caller.user_id,
                 session_id=setup.session_id,
                 messages=[
+                    *asked,
                     sessions_repo.NewMessage(
                         role="assistant",
                         content="".join(record.text),
@@ -688,7 +695,7 @@ class ChatService:
                             if status != "failed"
                             else [],
                         },
-                    )
+                    ),
                 ],
             )
             for approval in record.approvals:
@@ -718,7 +725,7 @@ class ChatService:
                 user_id=caller.user_id,
                 session_id=setup.session_id,
             )
-        return ids[0], alerts
+        return ids[-1], alerts
 
     # --- undo ---------------------------------------------------------------------------
 

@@ -16,12 +16,16 @@ CENT_FRACTION = Decimal("0.000001")  # the precision of numeric(14, 6) columns
 @dataclass(frozen=True)
 class TokenUsage:
     """Tokens of one LLM call as the provider reported them. ``thinking_tokens`` are part of
-    ``output_tokens`` and ``cached_tokens`` part of ``input_tokens`` (providers bill them so)."""
+    ``output_tokens``; ``cached_tokens`` (cache reads) and ``cache_write_tokens`` are part of
+    ``input_tokens`` (providers bill them so)."""
 
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
     thinking_tokens: int = 0
+    # Anthropic bills prompt-cache writes above the input price (1.25x for 5 minutes); not
+    # stored as a column, but priced.
+    cache_write_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -35,6 +39,7 @@ class TokenUsage:
             output_tokens=usage.output_tokens,
             cached_tokens=usage.cache_read_tokens,
             thinking_tokens=thinking,
+            cache_write_tokens=usage.cache_write_tokens,
         )
 
 
@@ -65,6 +70,7 @@ class PriceTable:
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             cache_read_tokens=usage.cached_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
         )
         try:
             calculation = calc_price(request_usage, model, provider_id=provider_id)

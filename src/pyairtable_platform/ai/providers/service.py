@@ -35,7 +35,8 @@ from pyairtable_platform.kit.errors import BadRequest
 DEFAULT_MODELS: dict[ProviderName, str] = {
     "gemini": "gemini-2.5-flash",
     "openai": "gpt-4.1-mini",
-    "anthropic": "claude-sonnet-4-5",
+    # Not claude-sonnet-4-5: it reaches end of life on 2026-11-30 (the anthropic SDK warns).
+    "anthropic": "claude-sonnet-4-6",
     "openai-compatible": "llama3.1",
 }
 # genai-prices provider ids, to price a model on the provider that served it.
@@ -252,7 +253,7 @@ class ModelCache:
         if model is not None:
             self._models.move_to_end(key)
             return model
-        model = build_model(config, model_name)
+        model = build_model(config, model_name, self._settings)
         self._models[key] = model
         while len(self._models) > self._size:
             self._models.popitem(last=False)
@@ -266,16 +267,26 @@ class ToolSchemaMemo:
     copy and a walk per tool, through ``Model.customize_request_parameters``). A chat sends the
     same ~25 MCP tools with every LLM call, so that was the largest share of the ai service's
     CPU per turn; the rewritten schemas are kept here, keyed by the tool's full definition.
+    The pooled MCP toolset hands out the same schema objects from call to call, so a schema
+    seen before (the very object, still held here) is not serialised again to find its key.
     """
 
     def __init__(self, size: int = 1024) -> None:
         self._size = size
         self._done: OrderedDict[tuple[Any, ...], ToolDefinition] = OrderedDict()
+        self._schemas: OrderedDict[int, tuple[dict[str, Any], bytes]] = OrderedDict()
 
-    @staticmethod
-    def _key(tool: ToolDefinition) -> tuple[Any, ...]:
-        schema = orjson.dumps(tool.parameters_json_schema, option=orjson.OPT_SORT_KEYS)
-        return (tool.name, tool.description, tool.strict, tool.kind, schema)
+    def _key(self, tool: ToolDefinition) -> tuple[Any, ...]:
+        schema = tool.parameters_json_schema
+        seen = self._schemas.get(id(schema))
+        if seen is not None and seen[0] is schema:
+            dumped = seen[1]
+        else:
+            dumped = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
+            self._schemas[id(schema)] = (schema, dumped)
+            while len(self._schemas) > self._size:
+                self._schemas.popitem(last=False)
+        return (tool.name, tool.description, tool.strict, tool.kind, dumped)
 
     def customize(
         self,
@@ -306,13 +317,16 @@ class ToolSchemaMemo:
         return replace(done, function_tools=tools)
 
 
-def build_model(config: ProviderConfig, model_name: str) -> Model:
+def build_model(config: ProviderConfig, model_name: str, settings: AiSettings) -> Model:
     """The pydantic-ai model speaking this provider's own wire protocol (with its tool schemas
-    rewritten once, not per request: :class:`ToolSchemaMemo`)."""
+    rewritten once, not per request: :class:`ToolSchemaMemo`; OpenAI's client built once with
+    its retries: :mod:`~pyairtable_platform.ai.providers.clients`)."""
     memo = ToolSchemaMemo()
     if config.provider in ("openai", "openai-compatible"):
         from pydantic_ai.models.openai import OpenAIChatModel
         from pydantic_ai.providers.openai import OpenAIProvider
+
+        from pyairtable_platform.ai.providers.clients import openai_client
 
         class OpenAIModel(OpenAIChatModel):
             def customize_request_parameters(
@@ -321,10 +335,12 @@ def build_model(config: ProviderConfig, model_name: str) -> Model:
                 return memo.customize(params, super().customize_request_parameters)
 
         # Local servers (Ollama, LM Studio) accept any key, but the SDK insists on one.
-        return OpenAIModel(
-            model_name,
-            provider=OpenAIProvider(base_url=config.base_url, api_key=config.api_key or "none"),
+        client = openai_client(
+            base_url=config.base_url,
+            api_key=config.api_key or "none",
+            max_retries=settings.provider_max_retries,
         )
+        return OpenAIModel(model_name, provider=OpenAIProvider(openai_client=client))
     if config.provider == "gemini":
         from pydantic_ai.models.google import GoogleModel
         from pydantic_ai.providers.google import GoogleProvider
@@ -359,8 +375,11 @@ def model_settings(
     result: dict[str, Any] = {
         "max_tokens": session.max_tokens or settings.default_max_output_tokens,
         "timeout": settings.provider_timeout_seconds,
-        "max_retries": settings.provider_max_retries,
     }
+    if config.provider not in ("openai", "openai-compatible"):
+        # OpenAI's client carries its retries (build_model): per request, they would send
+        # every request through a fresh copy of the client.
+        result["max_retries"] = settings.provider_max_retries
     if session.temperature is not None:
         result["temperature"] = session.temperature
     budget = session.thinking_budget
@@ -369,7 +388,25 @@ def model_settings(
             result["google_thinking_config"] = {"thinking_budget": budget}
         elif config.provider == "anthropic":
             if budget > 0:
-                result["anthropic_thinking"] = {"type": "enabled", "budget_tokens": budget}
+                result |= _anthropic_thinking(session.model or config.model, budget)
+                # Anthropic refuses temperature (other than 1) while the model thinks.
+                result.pop("temperature", None)
         elif budget > 0:
-            result["thinking"] = "low" if budget <= 1024 else "medium" if budget <= 8192 else "high"
+            result["thinking"] = _effort(budget)
     return cast(ModelSettings, result)
+
+
+def _effort(budget: int) -> str:
+    return "low" if budget <= 1024 else "medium" if budget <= 8192 else "high"
+
+
+def _anthropic_thinking(model: str, budget: int) -> dict[str, Any]:
+    """Anthropic's thinking settings for a token budget. Claude 4.7 and later refuse a fixed
+    budget (the API answers 400, pydantic-ai raises before sending): they think adaptively,
+    the budget choosing the effort. Older models take the budget, at least the API's 1024."""
+    from pydantic_ai.profiles.anthropic import AnthropicModelProfile, anthropic_model_profile
+
+    profile = cast(AnthropicModelProfile, anthropic_model_profile(model) or {})
+    if profile.get("anthropic_disallows_budget_thinking", False):
+        return {"anthropic_thinking": {"type": "adaptive"}, "anthropic_effort": _effort(budget)}
+    return {"anthropic_thinking": {"type": "enabled", "budget_tokens": max(budget, 1024)}}

@@ -122,6 +122,9 @@ class NewMessage:
     model: str | None
     response_time_ms: int | None
     metadata: dict[str, Any]
+    # How long ago it was said (a turn stores the user's message with its answer); counted
+    # back from the database's clock, so the rows of a turn keep their order.
+    seconds_ago: float = 0.0
 
 
 async def add_messages(
@@ -132,43 +135,55 @@ async def add_messages(
     session_id: uuid.UUID,
     messages: list[NewMessage],
 ) -> list[uuid.UUID]:
-    ids = []
-    for message in messages:
-        # clock_timestamp(), not now(): the rows of one transaction must keep their order.
-        result = await session.execute(
-            text(
-                "INSERT INTO conversation_messages (created_at, workspace_id, user_id, session_id,"
-                " role, content, tools_used, token_count, cost_usd, model, response_time_ms,"
-                " metadata) VALUES (clock_timestamp(), :wid, :uid, :sid, :role, :content,"
-                " CAST(:tools AS jsonb), :tokens, :cost, :model, :rt, CAST(:metadata AS jsonb))"
-                " RETURNING id"
-            ),
-            {
-                "wid": workspace_id,
-                "uid": user_id,
-                "sid": session_id,
-                "role": message.role,
-                "content": message.content,
-                "tools": orjson.dumps(message.tools_used).decode(),
-                "tokens": message.token_count,
-                "cost": message.cost_usd,
-                "model": message.model,
-                "rt": message.response_time_ms,
-                "metadata": orjson.dumps(message.metadata).decode(),
-            },
-        )
-        ids.append(result.scalar_one())
-    tokens = sum(m.token_count for m in messages)
-    cost = sum((m.cost_usd for m in messages), Decimal(0))
-    await session.execute(
+    """Store messages in order and count them on the session: one statement (a turn stores
+    the user's message and the answer together)."""
+    if not messages:
+        return []
+    rows = [
+        {
+            "role": m.role,
+            "content": m.content,
+            "tools_used": m.tools_used,
+            "token_count": m.token_count,
+            "cost_usd": str(m.cost_usd),
+            "model": m.model,
+            "response_time_ms": m.response_time_ms,
+            "metadata": m.metadata,
+            "ago": m.seconds_ago,
+        }
+        for m in messages
+    ]
+    # clock_timestamp(), not now(), and a microsecond per row: the rows of one transaction,
+    # and of one statement, must keep their order.
+    result = await session.execute(
         text(
-            "UPDATE conversation_sessions SET total_messages = total_messages + :n,"
-            " total_tokens = total_tokens + :tokens, total_cost_usd = total_cost_usd + :cost,"
-            " last_activity_at = now() WHERE id = :id"
+            "WITH new AS (SELECT * FROM ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb))"
+            " AS (role text, content text, tools_used jsonb, token_count integer,"
+            " cost_usd numeric, model text, response_time_ms integer, metadata jsonb,"
+            " ago double precision)) WITH ORDINALITY AS r(role, content, tools_used,"
+            " token_count, cost_usd, model, response_time_ms, metadata, ago, n)),"
+            " inserted AS (INSERT INTO conversation_messages (created_at, workspace_id, user_id,"
+            " session_id, role, content, tools_used, token_count, cost_usd, model,"
+            " response_time_ms, metadata) SELECT clock_timestamp() - make_interval(secs => ago)"
+            " + n * interval '1 microsecond', :wid, :uid, :sid, role, content, tools_used,"
+            " token_count, cost_usd, model, response_time_ms, metadata FROM new ORDER BY n"
+            " RETURNING id, created_at),"
+            " counted AS (UPDATE conversation_sessions SET"
+            " total_messages = total_messages + :count, total_tokens = total_tokens + :tokens,"
+            " total_cost_usd = total_cost_usd + :cost, last_activity_at = now() WHERE id = :sid)"
+            " SELECT id FROM inserted ORDER BY created_at"
         ),
-        {"n": len(messages), "tokens": tokens, "cost": cost, "id": session_id},
+        {
+            "rows": orjson.dumps(rows).decode(),
+            "wid": workspace_id,
+            "uid": user_id,
+            "sid": session_id,
+            "count": len(messages),
+            "tokens": sum(m.token_count for m in messages),
+            "cost": sum((m.cost_usd for m in messages), Decimal(0)),
+        },
     )
-    return ids
+    return [row[0] for row in result]
 
 
 async def messages(
