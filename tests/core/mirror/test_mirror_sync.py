@@ -157,3 +157,27 @@ def test_a_queued_sync_job_runs_in_the_worker_inside_core(http: httpx.Client, in
             assert mirrored(infra, world, "Deals") == upstream(world, "Deals")
     finally:
         server.stop()
+
+
+def _due(infra: Infra) -> set[tuple[str, str]]:
+    """What the periodic scheduler sees: due (workspace, base) pairs, asked as the services'
+    role without any tenant context, exactly as the ``mirror.schedule`` job asks."""
+    with psycopg.connect(infra.app_url) as conn:
+        rows = conn.execute(
+            "SELECT workspace_id, base_id FROM mirror_bases_due("
+            "make_interval(secs => 3600), make_interval(secs => 86400), 10000)"
+        ).fetchall()
+        hidden = conn.execute("SELECT count(*) FROM airtable_bases").fetchone()
+    assert hidden == (0,)  # the role itself still sees no base without a workspace
+    return {(str(w), b) for w, b in rows}
+
+
+def test_the_scheduler_sees_a_connected_base_until_it_is_synced(
+    http: httpx.Client, world: World, infra: Infra
+) -> None:
+    mine = (str(world.account.workspace_id), world.base_id)
+    listed = http.get("/api/v1/airtable/bases", headers=world.headers)  # registers the base
+    assert world.base_id in [b["id"] for b in listed.json()]
+    assert mine in _due(infra)
+    sync(http, world, full=True)
+    assert mine not in _due(infra)
