@@ -6,7 +6,6 @@ Set TEST_PG_SUPERUSER_URL / TEST_REDIS_URL to use external servers instead.
 
 from __future__ import annotations
 
-import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -17,6 +16,7 @@ import pytest
 
 from pyairtable_platform.devinfra.local import free_port
 from pyairtable_platform.devinfra.throwaway import Infra, throwaway_infra
+from tests.support.env import environ
 from tests.support.servers import ThreadServer
 
 TEST_DATABASE = "pap_test"
@@ -61,14 +61,8 @@ def service_env(infra: Infra) -> Iterator[dict[str, str]]:
         "GATEWAY_RATE_LIMIT_AUTHENTICATED": "1000000/minute",
         "GATEWAY_RATE_LIMIT_SANDBOX": "1000000/minute",
     }
-    previous = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    yield env
-    for key, value in previous.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with environ(env):
+        yield env
 
 
 @dataclass

@@ -11,7 +11,6 @@ after the attempt — made here through pyairtable, behind the platform's back."
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -26,6 +25,7 @@ from pyairtable_platform.devinfra.throwaway import Infra
 from tests.core.accounts.helpers import assert_error, settings_for
 from tests.core.airtable.conftest import clear_faults, inject
 from tests.core.airtable.platform import Platform, World, connect_world
+from tests.support.env import environ
 from tests.support.servers import ThreadServer
 
 TABLE = "Feedback"
@@ -38,17 +38,9 @@ def impatient_core(infra: Infra) -> Iterator[Platform]:
         "CORE_AIRTABLE_READ_TIMEOUT_SECONDS": "2",
         "CORE_AIRTABLE_RETRY_BACKOFF_SECONDS": "0.01",
     }
-    previous = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)  # AirtableSettings are read when core starts
-    try:
+    with environ(env):  # AirtableSettings are read when core starts
         settings = settings_for(infra, port=port)
         server = ThreadServer(create_app(settings), port=port).start()
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     yield Platform(server, settings)
     server.stop()
 

@@ -5,7 +5,6 @@ official MCP client over streamable HTTP against the running core (the ``stack``
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -28,6 +27,7 @@ from pyairtable_platform.core.sandbox.seed import DEMO_BASE_NAME, seed_sandbox_d
 from pyairtable_platform.devinfra.local import free_port
 from pyairtable_platform.devinfra.throwaway import Infra
 from pyairtable_platform.kit.db import create_engine, create_session_factory
+from tests.support.env import environ
 from tests.support.servers import ThreadServer
 
 
@@ -106,17 +106,9 @@ def servers(service_env: dict[str, str]) -> Iterator[Servers]:
     # Airtable's 5 requests/s per base is the client's and the sandbox's business (tested in
     # tests/core/airtable); here it would only make every write test wait. Read at start.
     fast = {"CORE_AIRTABLE_RATE_PER_BASE": "1000", "CORE_AIRTABLE_RATE_PER_TOKEN": "10000"}
-    previous = {key: os.environ.get(key) for key in fast}
-    os.environ.update(fast)
-    try:
+    with environ(fast):
         settings = CoreSettings(port=port, sandbox_rate_limit_enabled=False)
         core = ThreadServer(create_core(settings), port=port).start()
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     gateway = ThreadServer(
         create_gateway(GatewaySettings(core_url=core.url, ai_url="http://127.0.0.1:9"))
     ).start()

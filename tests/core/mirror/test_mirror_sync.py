@@ -3,7 +3,6 @@ the platform's back, reconciliation of deletions, write-through, durable jobs.""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import httpx
@@ -23,6 +22,7 @@ from tests.core.airtable.platform import (
     wait_for,
     world,
 )
+from tests.support.env import environ
 from tests.support.servers import ThreadServer
 
 __all__ = ["http", "platform_core", "world"]
@@ -133,15 +133,8 @@ def test_the_platforms_own_writes_reach_the_mirror_at_once(
 
 def test_a_queued_sync_job_runs_in_the_worker_inside_core(http: httpx.Client, infra: Infra) -> None:
     port = free_port()
-    previous = os.environ.get("CORE_WITH_WORKER")
-    os.environ["CORE_WITH_WORKER"] = "true"
-    try:
+    with environ({"CORE_WITH_WORKER": "true"}):
         server = ThreadServer(create_app(settings_for(infra, port=port)), port=port).start()
-    finally:
-        if previous is None:
-            os.environ.pop("CORE_WITH_WORKER", None)
-        else:
-            os.environ["CORE_WITH_WORKER"] = previous
     try:
         with httpx.Client(base_url=server.url, timeout=60) as client:
             world = connect_world(client, infra, Platform(server, settings_for(infra, port=port)))

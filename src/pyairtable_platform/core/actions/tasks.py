@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pyairtable_platform.core.actions import repository
 from pyairtable_platform.core.actions.config import ActionsSettings
 from pyairtable_platform.core.actions.reconcile import reconcile
-from pyairtable_platform.core.airtable.deps import AirtableDeps
+from pyairtable_platform.core.airtable.deps import AirtableDeps, worker_deps
 from pyairtable_platform.kit.auth import Identity
 from pyairtable_platform.kit.db import unit_of_work
 from pyairtable_platform.kit.jobs import defer_in_transaction
@@ -64,10 +64,9 @@ def make_blueprint() -> procrastinate.Blueprint:
     async def reconcile_uncertain(
         context: procrastinate.JobContext, workspace_id: str, action_id: str
     ) -> None:
-        deps = context.additional_context.get("airtable")
-        if not isinstance(deps, AirtableDeps):
-            raise RuntimeError("the worker was started without the Airtable dependencies")
-        status = await run_reconcile(deps, uuid.UUID(workspace_id), uuid.UUID(action_id))
+        status = await run_reconcile(
+            worker_deps(context), uuid.UUID(workspace_id), uuid.UUID(action_id)
+        )
         logger.info("uncertain write reconciled", extra={"action_id": action_id, "status": status})
 
     return blueprint

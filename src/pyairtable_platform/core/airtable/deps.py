@@ -205,3 +205,12 @@ def get_airtable_deps(request: Request) -> AirtableDeps:
 
 
 AirtableDepsDep = Annotated[AirtableDeps, Depends(get_airtable_deps)]
+
+
+def worker_deps(context: Any) -> AirtableDeps:
+    """The shared Airtable dependencies a job worker passes to every job (its
+    ``additional_context["airtable"]``, see ``core/jobs.py``)."""
+    deps = context.additional_context.get("airtable")
+    if not isinstance(deps, AirtableDeps):
+        raise RuntimeError("the worker was started without the Airtable dependencies")
+    return deps

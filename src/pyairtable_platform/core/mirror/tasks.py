@@ -14,7 +14,7 @@ import procrastinate
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pyairtable_platform.core.airtable.connections import upstream_connection
-from pyairtable_platform.core.airtable.deps import AirtableDeps
+from pyairtable_platform.core.airtable.deps import AirtableDeps, worker_deps
 from pyairtable_platform.core.airtable.repository import ConnectionRepository
 from pyairtable_platform.core.mirror.repository import due_bases
 from pyairtable_platform.core.mirror.service import MirrorService, SyncBusy
@@ -25,13 +25,6 @@ logger = logging.getLogger(__name__)
 
 NAMESPACE = "mirror"
 SYNC_TASK = f"{NAMESPACE}:mirror.sync_base"
-
-
-def _deps(context: procrastinate.JobContext) -> AirtableDeps:
-    deps = context.additional_context.get("airtable")
-    if not isinstance(deps, AirtableDeps):
-        raise RuntimeError("the worker was started without the Airtable dependencies")
-    return deps
 
 
 async def run_sync(deps: AirtableDeps, workspace_id: uuid.UUID, base_id: str, full: bool) -> None:
@@ -64,13 +57,13 @@ def make_blueprint() -> procrastinate.Blueprint:
     async def sync_base(
         context: procrastinate.JobContext, workspace_id: str, base_id: str, full: bool = False
     ) -> None:
-        await run_sync(_deps(context), uuid.UUID(workspace_id), base_id, full)
+        await run_sync(worker_deps(context), uuid.UUID(workspace_id), base_id, full)
 
     @blueprint.periodic(cron="* * * * *")
     @blueprint.task(name="mirror.schedule", queueing_lock="mirror.schedule", pass_context=True)
     async def schedule(context: procrastinate.JobContext, timestamp: int) -> None:
         """Every minute: queue a sync for each base not synced within the interval."""
-        deps = _deps(context)
+        deps = worker_deps(context)
         async with unit_of_work(deps.factory) as session:
             due = await due_bases(
                 session,
