@@ -27,7 +27,6 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from fastmcp.exceptions import ToolError
 from pydantic_ai import Agent
 from pydantic_ai.exceptions import (
     AgentRunError,
@@ -64,6 +63,7 @@ from pyairtable_platform.ai.analysis.schemas import (
     WriteBack,
 )
 from pyairtable_platform.ai.budgets import service as budgets
+from pyairtable_platform.ai.chat.mcp import ToolError
 from pyairtable_platform.ai.chat.tools import ChatToolset, ToolJournal, serialise
 from pyairtable_platform.ai.costs import repository as costs_repo
 from pyairtable_platform.ai.costs.pricing import TokenUsage

@@ -21,18 +21,33 @@ class TurnHandle:
     def __init__(self) -> None:
         self.events: list[ChatEvent] = []
         self._queue: asyncio.Queue[ChatEvent | None] = asyncio.Queue()
+        self._held: list[ChatEvent] = []
         self.done = asyncio.Event()
         self.first_event_at: float | None = None
 
-    def emit(self, event: ChatEvent) -> None:
+    def emit(self, event: ChatEvent, *, hold: bool = False) -> None:
+        """Queue an event for the reader. ``hold`` keeps it back until the next event that is
+        not held (or the end): for an event that is always followed at once by another
+        (``usage`` by the next ``tool_call``, or by ``message_end``), so both go out in one
+        write rather than two."""
         if self.first_event_at is None:
             self.first_event_at = asyncio.get_running_loop().time()
         self.events.append(event)
+        if hold:
+            self._held.append(event)
+            return
+        self._release()
         self._queue.put_nowait(event)
+
+    def _release(self) -> None:
+        for held in self._held:
+            self._queue.put_nowait(held)
+        self._held.clear()
 
     def close(self) -> None:
         if not self.done.is_set():
             self.done.set()
+            self._release()
             self._queue.put_nowait(None)
 
     async def stream(self) -> AsyncIterator[bytes]:

@@ -567,7 +567,9 @@ class ChatService:
                     "latency_ms": latency,
                     "turn_cost_usd": str(record.cost),
                 },
-            )
+            ),
+            # Always followed at once by a tool call or the turn's end: sent with it.
+            hold=True,
         )
 
     def _record_failed_call(

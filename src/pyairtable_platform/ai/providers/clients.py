@@ -14,6 +14,8 @@ Two per-request costs of the stock setup are paid once here instead:
   identity for such bodies, so an SDK that starts aliasing these fields fails a test.
 - **the JSON body**: serialised with orjson, not the standard library's encoder (the body
   carries every tool schema, ~20 kB, on each call).
+- **the HTTP stack**: requests go out through aiohttp (:mod:`kit.aiohttp_transport`), about
+  half the CPU of httpx2's own httpcore2/h11/anyio stack per request.
 - **streamed chunks**: the SDK builds each chunk with its lenient pure-Python constructor
   (~65 µs a chunk, and a reply streams a chunk per word or two); pydantic's own validation
   builds the same object twenty times faster. A chunk that does not validate (a server off
@@ -35,6 +37,8 @@ from openai.resources.chat.completions import AsyncCompletions
 from openai.types.chat import ChatCompletionChunk
 from pydantic import BaseModel, ValidationError
 from pydantic_ai.models import create_async_httpx2_client
+
+from pyairtable_platform.kit.aiohttp_transport import AiohttpTransport
 
 _T = TypeVar("_T")
 
@@ -110,5 +114,11 @@ def openai_client(*, base_url: str | None, api_key: str, max_retries: int) -> Pa
         base_url=base_url,
         api_key=api_key,
         max_retries=max_retries,
-        http_client=create_async_httpx2_client(),
+        http_client=provider_http_client(),
     )
+
+
+def provider_http_client() -> httpx2.AsyncClient:
+    """The HTTP client of an LLM provider's SDK: pydantic-ai's timeouts and user agent, sent
+    through aiohttp (as many connections as pydantic-ai's default pool allows)."""
+    return create_async_httpx2_client(transport=AiohttpTransport(max_connections=1000))

@@ -363,8 +363,13 @@ def build_model(config: ProviderConfig, model_name: str, settings: AiSettings) -
         ) -> ModelRequestParameters:
             return memo.customize(params, super().customize_request_parameters)
 
+    from pyairtable_platform.ai.providers.clients import provider_http_client
+
     return ClaudeModel(
-        model_name, provider=AnthropicProvider(api_key=config.api_key, base_url=config.base_url)
+        model_name,
+        provider=AnthropicProvider(
+            api_key=config.api_key, base_url=config.base_url, http_client=provider_http_client()
+        ),
     )
 
 
