@@ -167,6 +167,43 @@ async def test_unknown_kids_refetch_the_key_set_at_most_once_per_interval(
         assert len(fetches) == 2
 
 
+async def test_a_remembered_token_stops_verifying_as_soon_as_its_key_leaves_the_key_set(
+    core: tuple[ThreadServer, CoreSettings],
+) -> None:
+    server, settings = core
+    token = _sign(settings, _claims(role="member"))
+    other = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    async with httpx.AsyncClient() as http:
+        jwks = JWKSCache(http, server.url, min_refresh_interval=3600)
+        assert (await verify_access_token(token, jwks)).role == "member"
+        assert jwks.verified.get(token) is not None
+        assert (await verify_access_token(token, jwks)).role == "member"
+        # The signing key is retired: the memory of what it verified goes with it.
+        jwks.load({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "other", "x": _raw64(other)}]})
+        with pytest.raises(Unauthorized):
+            await verify_access_token(token, jwks)
+
+
+async def test_a_verified_token_is_never_remembered_past_its_expiry(
+    core: tuple[ThreadServer, CoreSettings],
+) -> None:
+    server, settings = core
+    now = int(time.time())
+    # Expired a second ago: still inside the verifier's leeway, so it verifies once.
+    ending = _sign(settings, _claims(iat=now - 600, exp=now - 1))
+    lasting = _sign(settings, _claims())
+    async with httpx.AsyncClient() as http:
+        jwks = JWKSCache(http, server.url)
+        await verify_access_token(ending, jwks)
+        await verify_access_token(lasting, jwks)
+        assert jwks.verified.get(ending) is None
+        assert jwks.verified.get(lasting) is not None
+
+
+def _raw64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
 def _jwks_and_account(url: str) -> tuple[dict[str, Any], Any]:
     with httpx.Client(base_url=url) as client:
         return client.get("/.well-known/jwks.json").json(), register(client)

@@ -53,6 +53,13 @@ API_KEY_REVOKED_MARKER = b"revoked"
 # Tokens longer than this are refused before any parsing (ours are ~400 bytes).
 MAX_TOKEN_LENGTH = 4096
 
+# Verified access tokens are remembered for at most this long (never past their exp): a token
+# comes back on every request of its 15-minute life, and re-checking its signature each time
+# is the largest CPU cost of authenticating one. Only the signature and claims checks are
+# remembered; revocation stays the caller's (core checks it on every request).
+VERIFIED_TOKEN_MEMORY_SECONDS = 300.0
+VERIFIED_TOKEN_MEMORY_SIZE = 50_000
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -210,6 +217,10 @@ class JWKSCache:
         self._last_attempt: float | None = None
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Claims of tokens verified with these keys (see decode_access_token).
+        self.verified: TokenMemory[dict[str, Any]] = TokenMemory(
+            VERIFIED_TOKEN_MEMORY_SECONDS, VERIFIED_TOKEN_MEMORY_SIZE
+        )
 
     def load(self, jwks: Mapping[str, Any]) -> None:
         """Replace the key set with a JWKS document (``{"keys": [...]}``)."""
@@ -224,6 +235,9 @@ class JWKSCache:
                 keys[entry["kid"]] = public_key_from_jwk(entry)
             except (ValueError, KeyError):
                 continue  # keys of other types are not ours to use
+        if keys.keys() != self._keys.keys():
+            # A retired key's tokens must stop verifying now, not when their memory expires.
+            self.verified.clear()
         self._keys = keys
         self._loaded_at = time.monotonic()
 
@@ -321,9 +335,16 @@ def identity_from_claims(claims: Mapping[str, Any]) -> Identity:
 
 
 async def decode_access_token(token: str, jwks: JWKSCache) -> dict[str, Any]:
-    """Verify signature and standard claims; the claims, or :class:`Unauthorized`."""
+    """Verify signature and standard claims; the claims, or :class:`Unauthorized`.
+
+    A token verified before with the same key set is answered from ``jwks.verified`` until
+    the earlier of its ``exp`` and the memory's TTL; the first sight always runs every check.
+    """
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise Unauthorized("invalid access token")
+    remembered = jwks.verified.get(token)
+    if remembered is not None:
+        return remembered
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -350,6 +371,7 @@ async def decode_access_token(token: str, jwks: JWKSCache) -> dict[str, Any]:
         raise Unauthorized("access token expired") from exc
     except jwt.PyJWTError as exc:
         raise Unauthorized("invalid access token") from exc
+    jwks.verified.put(token, claims, float(claims["exp"]))
     return claims
 
 
@@ -364,7 +386,7 @@ _V = TypeVar("_V")
 
 class TokenMemory(Generic[_V]):
     """A bounded LRU of verified access tokens, each kept until the earlier of its ``exp``
-    and ``ttl`` seconds after verification.
+    and ``ttl`` seconds after verification, keyed by the token's SHA-256 (not the token).
 
     Signature checking (Ed25519 plus PyJWT's parsing) is the largest CPU cost of an
     authenticated request; a token seen again within its life need not be re-verified.
@@ -374,26 +396,35 @@ class TokenMemory(Generic[_V]):
     def __init__(self, ttl: float, size: int) -> None:
         self.ttl = ttl
         self.size = size
-        self._entries: OrderedDict[str, tuple[_V, float]] = OrderedDict()
+        self._entries: OrderedDict[bytes, tuple[_V, float]] = OrderedDict()
+
+    @staticmethod
+    def _key(token: str) -> bytes:
+        return hashlib.sha256(token.encode()).digest()
 
     def get(self, token: str) -> _V | None:
-        entry = self._entries.get(token)
+        key = self._key(token)
+        entry = self._entries.get(key)
         if entry is None:
             return None
         value, until = entry
         if time.time() >= until:
-            del self._entries[token]
+            del self._entries[key]
             return None
-        self._entries.move_to_end(token)
+        self._entries.move_to_end(key)
         return value
 
     def put(self, token: str, value: _V, exp: float) -> None:
         if self.size <= 0 or self.ttl <= 0:
             return
-        self._entries[token] = (value, min(exp, time.time() + self.ttl))
-        self._entries.move_to_end(token)
+        key = self._key(token)
+        self._entries[key] = (value, min(exp, time.time() + self.ttl))
+        self._entries.move_to_end(key)
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
 
 
 # --- API keys for services without database access -----------------------------------------

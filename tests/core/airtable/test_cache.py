@@ -112,6 +112,21 @@ async def test_a_field_change_invalidates_the_cached_schema(
     assert state.count("GET", "/tables") == 2
 
 
+async def test_after_a_connection_wide_drop_each_read_misses_once_then_is_cached_again(
+    upstream: Stand, make_client: Any
+) -> None:
+    state, url = upstream
+    client = make_client(url)
+    await client.base_schema("appA")
+    await client.list_records_page("appA", "Tasks")
+    await client.cache.invalidate()  # moves the connection's epoch: every key changes
+    for _ in range(3):
+        await client.base_schema("appA")
+        await client.list_records_page("appA", "Tasks")
+    assert state.count("GET", "/tables") == 2
+    assert state.count("GET", "/Tasks") == 2
+
+
 async def test_identical_reads_in_one_process_share_one_upstream_request(
     upstream: Stand, make_client: Any
 ) -> None:

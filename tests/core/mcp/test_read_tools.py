@@ -3,7 +3,18 @@ the sandbox demo base "Product Launch"."""
 
 from __future__ import annotations
 
-from tests.core.mcp.conftest import Sandbox, Servers, Tenant, error_text, mcp_client, payload
+import psycopg
+
+from pyairtable_platform.devinfra.throwaway import Infra
+from tests.core.mcp.conftest import (
+    Sandbox,
+    Servers,
+    Tenant,
+    error_text,
+    make_tenant,
+    mcp_client,
+    payload,
+)
 
 
 async def test_list_bases_shows_the_workspaces_demo_base(servers: Servers, tenant: Tenant) -> None:
@@ -11,6 +22,28 @@ async def test_list_bases_shows_the_workspaces_demo_base(servers: Servers, tenan
         answer = payload(await mcp.call_tool("list_bases", {}))
         assert [b["id"] for b in answer["bases"]] == [tenant.base_id]
         assert answer["bases"][0]["name"] == "Product Launch"
+
+
+async def test_list_bases_writes_a_name_changed_in_airtable_through_to_the_mirror(
+    servers: Servers, infra: Infra
+) -> None:
+    mine = await make_tenant(servers.core.url, infra.app_url)
+    database = infra.superuser_url.rsplit("/", 1)[0] + "/" + infra.database
+    query = "SELECT name FROM airtable_bases WHERE workspace_id = %s"
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE airtable_bases SET name = 'Stale name' WHERE workspace_id = %s",
+            (mine.workspace_id,),
+        )
+    async with mcp_client(servers.core.url + "/mcp", mine.write_key) as mcp:
+        before = payload(await mcp.call_tool("list_tables", {"base_id": mine.base_id}))
+        bases = payload(await mcp.call_tool("list_bases", {}))
+        after = payload(await mcp.call_tool("list_tables", {"base_id": mine.base_id}))
+    assert before["base_name"] == "Stale name"  # list_tables names the base as mirrored
+    assert [b["name"] for b in bases["bases"]] == ["Product Launch"]
+    assert after["base_name"] == "Product Launch"
+    with psycopg.connect(database) as conn:
+        assert conn.execute(query, (mine.workspace_id,)).fetchall() == [("Product Launch",)]
 
 
 async def test_another_workspaces_base_is_invisible(

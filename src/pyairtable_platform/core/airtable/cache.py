@@ -54,6 +54,17 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+# A cached read in one round trip: the generation counters (the connection epoch folded into
+# each: epoch * 1e6 + counter) name the key, and its value comes back with the key.
+_READ = """
+local epoch = tonumber(redis.call('GET', KEYS[1]) or '0')
+local gens = {}
+for i = 2, #KEYS do
+  gens[i - 1] = string.format('%d', epoch * 1000000 + tonumber(redis.call('GET', KEYS[i]) or '0'))
+end
+local key = ARGV[1] .. table.concat(gens, '.') .. ARGV[2]
+return {key, redis.call('GET', key) or false}
+"""
 _GENERATION_TTL_S = 7 * 86400  # far beyond any value TTL, so a reset counter is harmless
 _ERROR_TTL_MS = 2000
 
@@ -75,25 +86,23 @@ class AirtableCache:
         self.settings = settings
         self.ns = f"{prefix}:{connection_id}"
         self._inflight: dict[str, asyncio.Task[Any]] = {}
+        self._read = redis.register_script(_READ)
         self._release = redis.register_script(_RELEASE)
         self._renew = redis.register_script(_RENEW)
 
     # ----- reads -------------------------------------------------------------------
 
     async def bases(self, loader: Callable[[], Awaitable[T]]) -> T:
-        (gen,) = await self._generations(f"{self.ns}:gb")
-        key = f"{self.ns}:bases:{gen}"
-        return await self._get(key, self.settings.cache_bases_ttl_seconds, loader, "bases")
+        key, raw = await self._lookup(f"{self.ns}:bases:", "", f"{self.ns}:gb")
+        return await self._get(key, self.settings.cache_bases_ttl_seconds, loader, "bases", raw)
 
     async def schema(self, base_id: str, loader: Callable[[], Awaitable[T]]) -> T:
-        (gen,) = await self._generations(f"{self.ns}:gs:{base_id}")
-        key = f"{self.ns}:s:{base_id}:{gen}"
-        return await self._get(key, self.settings.cache_schema_ttl_seconds, loader, "schema")
+        key, raw = await self._lookup(f"{self.ns}:s:{base_id}:", "", f"{self.ns}:gs:{base_id}")
+        return await self._get(key, self.settings.cache_schema_ttl_seconds, loader, "schema", raw)
 
     async def cached_schema(self, base_id: str) -> Any | None:
         """The base schema if it is cached now; never loads."""
-        (gen,) = await self._generations(f"{self.ns}:gs:{base_id}")
-        raw = await self.redis.get(f"{self.ns}:s:{base_id}:{gen}")
+        _, raw = await self._lookup(f"{self.ns}:s:{base_id}:", "", f"{self.ns}:gs:{base_id}")
         return None if raw is None else orjson.loads(raw)
 
     async def records(
@@ -105,9 +114,13 @@ class AirtableCache:
         loader: Callable[[], Awaitable[T]],
     ) -> T:
         """A records read (``kind``: ``page`` or ``record``) keyed by its parameters."""
-        gens = await self._generations(f"{self.ns}:g:{base_id}", f"{self.ns}:g:{base_id}:t:{table}")
-        key = f"{self.ns}:r:{base_id}:{table}:{gens[0]}.{gens[1]}:{kind}:{params_digest(params)}"
-        return await self._get(key, self.settings.cache_records_ttl_seconds, loader, kind)
+        key, raw = await self._lookup(
+            f"{self.ns}:r:{base_id}:{table}:",
+            f":{kind}:{params_digest(params)}",
+            f"{self.ns}:g:{base_id}",
+            f"{self.ns}:g:{base_id}:t:{table}",
+        )
+        return await self._get(key, self.settings.cache_records_ttl_seconds, loader, kind, raw)
 
     # ----- invalidation --------------------------------------------------------------
 
@@ -146,11 +159,12 @@ class AirtableCache:
             pipe.expire(key, _GENERATION_TTL_S)
         await pipe.execute()
 
-    async def _generations(self, *keys: str) -> list[int]:
-        values = await self.redis.mget([f"{self.ns}:epoch", *keys])
-        epoch = int(values[0] or 0)
-        # The connection epoch is folded into every generation.
-        return [epoch * 1_000_000 + int(v or 0) for v in values[1:]]
+    async def _lookup(self, prefix: str, suffix: str, *generations: str) -> tuple[str, Any]:
+        """The key of a read (``prefix``, its generations joined by dots, ``suffix``) and
+        its cached value or ``None``: one round trip (:data:`_READ`) where reading the
+        generations, then the value, took two."""
+        key, raw = await self._read(keys=[f"{self.ns}:epoch", *generations], args=[prefix, suffix])
+        return (key.decode() if isinstance(key, bytes) else str(key)), raw
 
     async def _table_aliases(self, base_id: str, table: str) -> set[str] | None:
         schema = await self.cached_schema(base_id)
@@ -161,10 +175,12 @@ class AirtableCache:
                 return {str(entry["id"]), str(entry["name"]), table}
         return None
 
-    async def _get(self, key: str, ttl: int, loader: Callable[[], Awaitable[T]], kind: str) -> T:
+    async def _get(
+        self, key: str, ttl: int, loader: Callable[[], Awaitable[T]], kind: str, raw: Any
+    ) -> T:
+        """The value of ``key`` (``raw``: as just read from Redis), else loaded once."""
         if ttl <= 0:
             return await loader()
-        raw = await self.redis.get(key)
         if raw is not None:
             CACHE.labels(kind, "hit").inc()
             return orjson.loads(raw)  # type: ignore[no-any-return]

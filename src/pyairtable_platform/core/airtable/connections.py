@@ -22,6 +22,7 @@ from pyairtable_platform.core.airtable.schemas import (
     ConnectionOut,
     ConnectionTest,
 )
+from pyairtable_platform.core.mirror.repository import BaseRow
 from pyairtable_platform.core.sandbox.tokens import issue_token
 from pyairtable_platform.kit.crypto import CryptoError, SecretBox
 from pyairtable_platform.kit.db import unit_of_work
@@ -87,6 +88,15 @@ def upstream_connection(row: ConnectionRow, deps: AirtableDeps) -> AirtableConne
     return AirtableConnection(str(row.id), token, endpoint, str(row.workspace_id))
 
 
+def _active(rows: list[ConnectionRow]) -> list[ConnectionRow]:
+    if not rows:
+        raise AirtableNotConnected(
+            "this workspace is not connected to Airtable: a workspace admin can connect a "
+            "personal access token or the sandbox (POST /api/v1/airtable/connections)"
+        )
+    return rows
+
+
 class ConnectionService:
     def __init__(self, session: AsyncSession, deps: AirtableDeps) -> None:
         self.session = session
@@ -103,13 +113,13 @@ class ConnectionService:
         return row
 
     async def active_rows(self) -> list[ConnectionRow]:
-        rows = [r for r in await self.repo.all() if r.status == "active"]
-        if not rows:
-            raise AirtableNotConnected(
-                "this workspace is not connected to Airtable: a workspace admin can connect a "
-                "personal access token or the sandbox (POST /api/v1/airtable/connections)"
-            )
-        return rows
+        return _active([r for r in await self.repo.all() if r.status == "active"])
+
+    async def active_with_bases(self) -> tuple[list[ConnectionRow], list[BaseRow]]:
+        """The active connections, and every base the mirror knows (of any connection)."""
+        pairs = await self.repo.all_with_bases()
+        rows = _active([c for c, _ in pairs if c.status == "active"])
+        return rows, [b for _, bases in pairs for b in bases]
 
     async def _whoami(self, kind: str, token: str, workspace_id: uuid.UUID) -> dict[str, Any]:
         endpoint = self.deps.sandbox_endpoint if kind == "sandbox" else AIRTABLE_ENDPOINT

@@ -7,7 +7,7 @@ not there.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -15,12 +15,40 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-_COLUMNS = """
+from pyairtable_platform.core.mirror.repository import BaseRow
+
+_OWN_COLUMNS = """
     c.id, c.workspace_id, c.name, c.kind, c.auth_type, c.token_encrypted, c.token_hint,
     c.scopes, c.status, c.last_verified_at, c.last_error, c.metadata, c.created_at,
-    c.updated_at,
-    (SELECT count(*) FROM airtable_bases b WHERE b.connection_id = c.id) AS base_count
-"""
+    c.updated_at"""
+_COLUMNS = (
+    _OWN_COLUMNS
+    + ", (SELECT count(*) FROM airtable_bases b WHERE b.connection_id = c.id) AS base_count"
+)
+_BASE_COLUMNS = (
+    "base_id",
+    "connection_id",
+    "name",
+    "permission_level",
+    "sync_status",
+    "sync_error",
+    "sync_cursor",
+    "last_synced_at",
+    "last_reconciled_at",
+)
+# Every connection with the bases the mirror knows through it (a row per pair; NULL base
+# columns for a connection without bases).
+_WITH_BASES = text(
+    f"SELECT {_OWN_COLUMNS}, "
+    + ", ".join(f"b.{col} AS b_{col}" for col in _BASE_COLUMNS)
+    + " FROM airtable_connections c LEFT JOIN airtable_bases b ON b.connection_id = c.id"
+    " ORDER BY c.created_at, c.id, b.name"
+)
+# A base with the connection it was seen through (a tool call on a base needs both).
+_FOR_BASE = text(
+    f"SELECT {_COLUMNS}, b.name AS base_name FROM airtable_bases b"
+    " JOIN airtable_connections c ON c.id = b.connection_id WHERE b.base_id = :b"
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +83,19 @@ class ConnectionRepository:
             text(f"SELECT {_COLUMNS} FROM airtable_connections c ORDER BY c.created_at")
         )
         return [_row(r) for r in rows]
+
+    async def all_with_bases(self) -> list[tuple[ConnectionRow, list[BaseRow]]]:
+        """Every connection and the mirror's bases of each, in one statement (what listing
+        the bases needs on every call)."""
+        out: list[tuple[ConnectionRow, list[BaseRow]]] = []
+        for row in await self.session.execute(_WITH_BASES):
+            data = dict(row._mapping)
+            base = {col: data.pop(f"b_{col}") for col in _BASE_COLUMNS}
+            if not out or out[-1][0].id != data["id"]:
+                out.append((ConnectionRow(**data, base_count=0), []))
+            if base["base_id"] is not None:
+                out[-1][1].append(BaseRow(**base))
+        return [(replace(c, base_count=len(bases)), bases) for c, bases in out]
 
     async def get(self, connection_id: uuid.UUID) -> ConnectionRow | None:
         row = (
@@ -152,6 +193,16 @@ class ConnectionRepository:
             {"id": connection_id},
         )
         return result.first() is not None
+
+    async def for_base(self, base_id: str) -> tuple[ConnectionRow, str] | None:
+        """The connection a base was seen through and the base's name, in one statement
+        (every tool call and REST read on a base needs both)."""
+        row = (await self.session.execute(_FOR_BASE, {"b": base_id})).first()
+        if row is None:
+            return None
+        data = dict(row._mapping)
+        base_name: str = data.pop("base_name")
+        return ConnectionRow(**data), base_name
 
     async def base_connection(self, base_id: str) -> uuid.UUID | None:
         """The connection a base was seen through (the mirror's ``airtable_bases`` row)."""

@@ -114,6 +114,9 @@ class AirtableServiceBase:
         self.channel = channel
         self.connections = ConnectionService(session, deps)
         self.mirror = MirrorRepository(session)
+        # base id -> (its connection, its name): looked up once per request or tool call
+        # (a record read resolves the table, then needs the client: the same lookup twice).
+        self._bases: dict[str, tuple[ConnectionRow, str]] = {}
 
     # ----- connections and clients -----------------------------------------------------
 
@@ -124,18 +127,28 @@ class AirtableServiceBase:
         acting_user_id.set(str(user) if user is not None and user.int else None)
         return await self.deps.clients.get(upstream_connection(row, self.deps))
 
-    async def _client_for(self, base_id: str) -> AirtableClient:
-        cid = await ConnectionRepository(self.session).base_connection(base_id)
-        if cid is None:
+    async def _base(self, base_id: str) -> tuple[ConnectionRow, str]:
+        """The connection a base is reached through and the base's name (404 listing the
+        reachable bases); bases not seen yet are looked for in a fresh ``list_bases``."""
+        found = self._bases.get(base_id)
+        if found is not None:
+            return found
+        repo = ConnectionRepository(self.session)
+        found = await repo.for_base(base_id)
+        if found is None:
             await self.list_bases()
-            cid = await ConnectionRepository(self.session).base_connection(base_id)
-        if cid is None:
+            found = await repo.for_base(base_id)
+        if found is None:
             known = [f"{b.name} ({b.base_id})" for b in await self.mirror.bases()]
             raise BaseNotFound(
                 f"base {base_id!r} is not reachable through this workspace's Airtable "
                 f"connections; bases: {_names(known) or 'none'}"
             )
-        row = await self.connections.row(cid)
+        self._bases[base_id] = found
+        return found
+
+    async def _client_for(self, base_id: str) -> AirtableClient:
+        row, _ = await self._base(base_id)
         return await self._client(row)
 
     async def _guard(self, row_or_base: str, exc: AirtableTokenInvalid) -> None:
@@ -154,7 +167,12 @@ class AirtableServiceBase:
     async def list_bases(self) -> list[BaseSummary]:
         """Every base of every active connection (and the mirror's view of each)."""
         out: list[BaseSummary] = []
-        for row in await self.connections.active_rows():
+        # The connections and what the mirror knows already, in one read: Airtable's
+        # (cached) list is written through only where it differs, so a repeated listing is
+        # one statement and no write.
+        rows, mirrored = await self.connections.active_with_bases()
+        known = {m.base_id: m for m in mirrored}
+        for row in rows:
             client = await self._client(row)
             try:
                 bases = await client.list_bases()
@@ -166,11 +184,22 @@ class AirtableServiceBase:
                         row.id, "invalid", exc.detail[:500], verified=True
                     )
                 raise
+            changed = False
             for b in bases:
-                await self.mirror.upsert_base(row.id, b["id"], b["name"], b.get("permissionLevel"))
-            mirrored = {m.base_id: m for m in await self.mirror.bases(row.id)}
+                m = known.get(b["id"])
+                name, permission = b["name"], b.get("permissionLevel")
+                if m is None or (m.connection_id, m.name, m.permission_level) != (
+                    row.id,
+                    name,
+                    permission,
+                ):
+                    await self.mirror.upsert_base(row.id, b["id"], name, permission)
+                    changed = True
+            if changed:
+                self._bases.clear()
+                known.update({m.base_id: m for m in await self.mirror.bases(row.id)})
             for b in bases:
-                m = mirrored.get(b["id"])
+                m = known.get(b["id"])
                 out.append(
                     BaseSummary(
                         id=b["id"],
@@ -185,16 +214,16 @@ class AirtableServiceBase:
 
     async def get_schema(self, base_id: str) -> BaseSchema:
         """Tables, fields (id, name, type, options), views and primary field of a base."""
-        client = await self._client_for(base_id)
+        row, name = await self._base(base_id)
+        client = await self._client(row)
         try:
             raw = await client.base_schema(base_id)
         except AirtableTokenInvalid as exc:
             await self._guard(base_id, exc)
             raise
-        base = await self.mirror.base(base_id)
         return BaseSchema(
             id=base_id,
-            name=base.name if base else None,
+            name=name,
             tables=[table_schema(t) for t in raw.get("tables", [])],
         )
 

@@ -113,10 +113,15 @@ async def resolve(state: AuthState, key: str) -> Identity:
     prefix, _ = parse_api_key(key)
     key_hash = api_key_hash(key)
     cache_key = api_key_cache_key(key_hash)
+    # One round trip: the cached identity, and the flag that throttles ``last_used_at``
+    # updates to one a minute (set here whatever the answer; only a valid key is touched).
     try:
-        cached = await state.redis.get(cache_key)
+        pipe = state.redis.pipeline(transaction=False)
+        pipe.get(cache_key)
+        pipe.set(_used_key(key_hash), b"1", nx=True, ex=TOUCH_INTERVAL_SECONDS)
+        cached, first_use = await pipe.execute()
     except RedisError:
-        cached = None
+        cached, first_use = None, False
     if cached == API_KEY_REVOKED_MARKER:
         raise Unauthorized("invalid API key")
     if cached is not None:
@@ -125,7 +130,7 @@ async def resolve(state: AuthState, key: str) -> Identity:
         except ValueError:
             pass
         else:
-            await _touch(state, identity)
+            await _touch(state, identity, first_use)
             return identity
     async with transaction(state.factory) as session:
         row = await repository.lookup_by_prefix(session, prefix)
@@ -154,21 +159,19 @@ async def resolve(state: AuthState, key: str) -> Identity:
         ttl = max(1, min(ttl, int((row.expires_at - now).total_seconds())))
     with contextlib.suppress(RedisError):
         await state.redis.set(cache_key, identity.to_json(), ex=ttl, nx=True)
-    await _touch(state, identity)
+    await _touch(state, identity, first_use)
     return identity
 
 
-async def _touch(state: AuthState, identity: Identity) -> None:
-    """Record ``last_used_at`` at most once a minute per key (a Redis flag throttles it)."""
+def _used_key(key_hash: str) -> str:
+    return f"pap:auth:apikey:used:{key_hash}"
+
+
+async def _touch(state: AuthState, identity: Identity, first_use: bool) -> None:
+    """Record ``last_used_at`` when this is the key's first use in the throttle's minute."""
     if identity.api_key_id is None:
         return
-    try:
-        first = await state.redis.set(
-            f"pap:auth:apikey:used:{identity.api_key_id}", b"1", nx=True, ex=TOUCH_INTERVAL_SECONDS
-        )
-    except RedisError:
-        return
-    if first:
+    if first_use:
         async with transaction(
             state.factory, user_id=identity.user_id, workspace_id=identity.workspace_id
         ) as session:

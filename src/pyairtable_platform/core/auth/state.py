@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
@@ -19,19 +19,10 @@ from pyairtable_platform.kit.app import Resources
 from pyairtable_platform.kit.auth import (
     Identity,
     JWKSCache,
-    TokenMemory,
     decode_access_token,
     identity_from_claims,
 )
 from pyairtable_platform.kit.crypto import SecretBox
-
-# Verified tokens are remembered for at most this long (never past their exp): a token
-# comes back on every request of its 15-minute life, and re-checking its signature each
-# time is the largest CPU cost of an authenticated request. Revocation is still checked on
-# every request (one Redis MGET), so remembering a verification never extends a session.
-VERIFIED_TOKEN_MEMORY_SECONDS = 300.0
-VERIFIED_TOKEN_MEMORY_SIZE = 50_000
-
 
 # The Redis keys a handler wants read along with the revocation check, given the caller.
 KeysFor = Callable[[Identity], Sequence[str]]
@@ -48,11 +39,6 @@ class AuthState:
     factory: async_sessionmaker[AsyncSession]
     mail: MailSender
     secrets: SecretBox
-    verified: TokenMemory[tuple[Identity, dict[str, Any]]] = field(
-        default_factory=lambda: TokenMemory(
-            VERIFIED_TOKEN_MEMORY_SECONDS, VERIFIED_TOKEN_MEMORY_SIZE
-        )
-    )
 
     async def verify_access_token(self, token: str) -> tuple[Identity, dict[str, Any]]:
         """Signature, claims and revocation; the identity and the raw claims."""
@@ -70,12 +56,10 @@ class AuthState:
         return identity, claims, values
 
     async def _verified(self, token: str) -> tuple[Identity, dict[str, Any]]:
-        remembered = self.verified.get(token)
-        if remembered is None:
-            claims = await decode_access_token(token, self.jwks)
-            remembered = identity_from_claims(claims), claims
-            self.verified.put(token, remembered, float(claims["exp"]))
-        return remembered
+        # Signature and claims checks are remembered by the key set (``jwks.verified``, until
+        # the token's exp); revocation is checked on every request by the callers above.
+        claims = await decode_access_token(token, self.jwks)
+        return identity_from_claims(claims), claims
 
 
 def build_auth_state(settings: CoreSettings, resources: Resources) -> AuthState:
