@@ -1,10 +1,12 @@
 """Conformance of the ai service's lean MCP client (``ai/chat/mcp_client.py``, ``ai/chat/mcp.py``).
 
 Against core's real MCP server (the official SDK's) over real HTTP, for what core does: the
-handshake, the tool list, tool results and errors, refused credentials, SSE answers, the
+single-exchange revision (2026-07-28) the client speaks first, the handshake, the tool list,
+tool results and errors, refused credentials, SSE answers, the
 per-call ``_meta``. Against a tiny scripted MCP server on loopback (standing in for a
-third-party server, see :class:`ScriptedMcp`) for what core never does: sessions
-(``Mcp-Session-Id``, a forgotten session), extra messages on an SSE stream, a connection
+third-party server, see :class:`ScriptedMcp`) for what core never does: a server of the
+handshake revisions only (the client falls back), sessions (``Mcp-Session-Id``, a forgotten
+session), extra messages on an SSE stream, a connection
 dropped before the answer.
 """
 
@@ -37,7 +39,9 @@ from pyairtable_platform.ai.chat.mcp import (
     current_turn,
 )
 from pyairtable_platform.ai.chat.mcp_client import (
+    MODERN_PROTOCOL_VERSION,
     PROTOCOL_VERSION,
+    UNSUPPORTED_PROTOCOL_VERSION,
     McpConnectionLost,
     McpSession,
     McpWire,
@@ -66,6 +70,10 @@ class Seen:
     def method(self) -> str | None:
         method = self.message.get("method")
         return str(method) if method is not None else None
+
+    @property
+    def modern(self) -> bool:
+        return self.headers.get("mcp-protocol-version") == MODERN_PROTOCOL_VERSION
 
 
 @dataclass
@@ -105,6 +113,16 @@ class ScriptedMcp:
 
     def methods(self) -> list[str | None]:
         return [seen.method for seen in self.seen]
+
+    def handshake_era(self) -> list[Seen]:
+        """The requests after the client's first, single-exchange attempt was refused."""
+        assert self.seen
+        assert self.seen[0].modern, "the client did not try 2026-07-28 first"
+        assert not any(seen.modern for seen in self.seen[1:])
+        return self.seen[1:]
+
+    def handshake_methods(self) -> list[str | None]:
+        return [seen.method for seen in self.handshake_era()]
 
     async def __aenter__(self) -> ScriptedMcp:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -187,7 +205,21 @@ def standard_result(message: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def refused_as_stateful(seen: Seen) -> Reply | None:
+    """How a server of the handshake revisions with sessions answers a single-exchange
+    request: 400, no session."""
+    if seen.modern:
+        return Reply(
+            400, b"Bad Request: No valid session ID provided", {"Content-Type": "text/plain"}
+        )
+    return None
+
+
 async def standard(seen: Seen) -> Reply:
+    """A server of the handshake revisions (2025-11-25) only."""
+    refused = refused_as_stateful(seen)
+    if refused is not None:
+        return refused
     if "id" not in seen.message:
         return Reply(202)  # a notification
     return json_reply(response(seen.message, standard_result(seen.message)))
@@ -198,7 +230,14 @@ def forwarding(url: str, kinds: list[str] | None = None) -> Handler:
     the content type of each answer in ``kinds``."""
 
     async def forward(seen: Seen) -> Reply:
-        passed = ("authorization", "accept", "content-type", "mcp-protocol-version")
+        passed = (
+            "authorization",
+            "accept",
+            "content-type",
+            "mcp-protocol-version",
+            "mcp-method",
+            "mcp-name",
+        )
         async with httpx.AsyncClient(timeout=60) as client:
             answer = await client.post(
                 url,
@@ -277,6 +316,70 @@ async def test_the_handshake_gets_cores_version_and_info_and_later_requests_name
     assert [seen.headers.get("mcp-protocol-version") for seen in later] == [PROTOCOL_VERSION] * 2
     # Core is stateless: no session id to send back.
     assert all("mcp-session-id" not in seen.headers for seen in proxy.seen)
+
+
+async def test_core_is_asked_in_the_single_exchange_revision_without_a_handshake(
+    core: ThreadServer, tenant: Tenant
+) -> None:
+    chat_session = uuid.uuid4()
+    async with ScriptedMcp(forwarding(core.url + "/mcp")) as proxy:
+        tools = toolset(proxy.wire, tenant.read_key)
+        definitions = await tools.tool_definitions()
+        token = current_turn.set(TurnContext(session_id=chat_session, request_id="req-modern"))
+        try:
+            tools.per_call_meta = True
+            answer = await tools.direct_call_tool("list_bases", {})
+        finally:
+            current_turn.reset(token)
+    assert tools.session.modern is True
+    assert tools.session.protocol_version == MODERN_PROTOCOL_VERSION
+    assert "list_bases" in [d.name for d in definitions]
+    assert tenant.base_id in [base["id"] for base in answer["bases"]]
+    assert proxy.methods() == ["tools/list", "tools/call"]
+    listing, call = proxy.seen
+    for seen in proxy.seen:
+        assert seen.headers["mcp-protocol-version"] == MODERN_PROTOCOL_VERSION
+        assert seen.headers["mcp-method"] == seen.method
+        meta = seen.message["params"]["_meta"]
+        assert meta["io.modelcontextprotocol/protocolVersion"] == MODERN_PROTOCOL_VERSION
+        assert meta["io.modelcontextprotocol/clientCapabilities"] == {}
+        assert meta["io.modelcontextprotocol/clientInfo"]["name"] == "pyairtable-platform-ai"
+    assert "mcp-name" not in listing.headers
+    assert call.headers["mcp-name"] == "list_bases"
+    # The turn's own _meta travels with the envelope.
+    assert call.message["params"]["_meta"][META_CHAT_SESSION] == str(chat_session)
+    assert call.message["params"]["_meta"][META_REQUEST_ID] == "req-modern"
+
+
+async def test_a_server_refusing_the_single_exchange_revision_gets_the_handshake_and_the_call() -> (
+    None
+):
+    async def handshake_only(seen: Seen) -> Reply:
+        if seen.modern:
+            error = {
+                "code": UNSUPPORTED_PROTOCOL_VERSION,
+                "message": "Unsupported protocol version",
+            }
+            return json_reply({"jsonrpc": "2.0", "id": seen.message["id"], "error": error})
+        return await standard(seen)
+
+    async with ScriptedMcp(handshake_only) as server:
+        tools = toolset(server.wire, "t")
+        answer = await tools.direct_call_tool("echo", {"text": "once more"})
+        again = await tools.direct_call_tool("echo", {"text": "and again"})
+    assert (answer["arguments"], again["arguments"]) == (
+        {"text": "once more"},
+        {"text": "and again"},
+    )
+    assert tools.session.modern is False
+    assert tools.session.protocol_version == PROTOCOL_VERSION
+    # Refused once, then the handshake; the next call goes straight to the handshake revision.
+    assert server.handshake_methods() == [
+        "initialize",
+        "notifications/initialized",
+        "tools/call",
+        "tools/call",
+    ]
 
 
 # --- 2. tool list ---------------------------------------------------------------------------
@@ -431,6 +534,8 @@ async def test_core_answering_with_sse_streams_gives_the_same_results_and_errors
     kinds: list[str] = []
     async with ScriptedMcp(forwarding(sse_core.url + "/mcp", kinds)) as proxy:
         tools = toolset(proxy.wire, tenant.read_key)
+        # The handshake revision: core answers the single-exchange one with JSON in any mode.
+        await tools.session.initialize()
         answer = await tools.direct_call_tool("list_bases", {})
         with pytest.raises(ModelRetry) as caught:
             await tools.direct_call_tool("list_records", missing_table_args(tenant))
@@ -442,7 +547,7 @@ async def test_core_answering_with_sse_streams_gives_the_same_results_and_errors
         "tools/call",
         "tools/call",
     ]
-    # Every request was answered with a stream (the notification with 202 and no body).
+    # Every request was answered with a stream (a notification would get 202 and no body).
     answered = [kind for seen, kind in zip(proxy.seen, kinds, strict=True) if "id" in seen.message]
     assert answered
     assert all(kind.startswith("text/event-stream") for kind in answered), kinds
@@ -452,7 +557,7 @@ async def test_an_sse_answer_is_read_to_the_response_with_the_requests_id_skippi
     None
 ):
     async def streaming(seen: Seen) -> Reply:
-        if seen.method != "tools/call":
+        if seen.method != "tools/call" or seen.modern:
             return await standard(seen)
         message = seen.message
         return sse_reply(
@@ -506,9 +611,10 @@ async def test_a_session_id_from_the_handshake_is_sent_back_on_every_later_reque
         await tools.tool_definitions()
         await tools.direct_call_tool("echo", {"text": "one"})
         await tools.direct_call_tool("echo", {"text": "two"})
-    assert server.methods() == ONE_SESSION_TWO_CALLS
-    assert "mcp-session-id" not in server.seen[0].headers
-    assert [seen.headers.get("mcp-session-id") for seen in server.seen[1:]] == ["abc"] * 4
+    assert server.handshake_methods() == ONE_SESSION_TWO_CALLS
+    handshake, *later = server.handshake_era()
+    assert "mcp-session-id" not in handshake.headers
+    assert [seen.headers.get("mcp-session-id") for seen in later] == ["abc"] * 4
 
 
 async def test_a_forgotten_session_is_opened_again_and_the_request_sent_again() -> None:
@@ -526,7 +632,9 @@ async def test_a_forgotten_session_is_opened_again_and_the_request_sent_again() 
         await tools.tool_definitions()
         answer = await tools.direct_call_tool("echo", {"text": "again"})
     assert answer["arguments"] == {"text": "again"}
-    assert [(seen.method, seen.headers.get("mcp-session-id")) for seen in server.seen] == [
+    assert [
+        (seen.method, seen.headers.get("mcp-session-id")) for seen in server.handshake_era()
+    ] == [
         ("initialize", None),
         ("notifications/initialized", "abc"),
         ("tools/list", "abc"),
@@ -543,7 +651,7 @@ def dropping(method: str, times: int) -> Handler:
     left = [times]
 
     async def drop(seen: Seen) -> Reply | None:
-        if seen.method == method and left[0] > 0:
+        if seen.method == method and not seen.modern and left[0] > 0:
             left[0] -= 1
             return None
         return await standard(seen)
@@ -559,11 +667,12 @@ async def test_a_tool_call_is_not_sent_again_when_the_connection_drops_before_th
             await tools.tool_definitions()
             with pytest.raises(McpConnectionLost):
                 await tools.direct_call_tool("echo", {"text": "write once"})
-            assert server.methods().count("tools/call") == 1
+            # The single-exchange attempt (refused, it did not run) and the one real call.
+            assert server.handshake_methods().count("tools/call") == 1
             # Outside the agent (approvals, undo) the caller gets a clean 502, not a 500.
             with pytest.raises(McpUnavailable):
                 await connector.call("t", "echo", {"text": "write once"}, session_id=None)
-            assert server.methods().count("tools/call") == 2
+            assert [s.method for s in server.seen if not s.modern].count("tools/call") == 2
         finally:
             await connector.aclose()
     # In a chat turn, an OSError is reported as mcp_unavailable (chat/service.py).
@@ -574,7 +683,7 @@ async def test_a_tool_list_is_sent_again_when_the_connection_drops_before_the_an
     async with ScriptedMcp(dropping("tools/list", times=1)) as server:
         definitions = await toolset(server.wire, "t").tool_definitions()
     assert [d.name for d in definitions] == ["echo"]
-    assert server.methods().count("tools/list") == 2
+    assert server.handshake_methods().count("tools/list") == 2
 
 
 # --- 7. per-call _meta ----------------------------------------------------------------------
@@ -601,7 +710,7 @@ async def test_a_pooled_toolset_names_the_turns_chat_session_and_request_id_in_m
     assert inside["meta"] == {META_CHAT_SESSION: str(chat_session), META_REQUEST_ID: "req-meta-1"}
     assert turn.upstream_ms == 12.5
     # One pooled session: one handshake and one tool list for both calls.
-    assert server.methods() == ONE_SESSION_TWO_CALLS
+    assert server.handshake_methods() == ONE_SESSION_TWO_CALLS
     assert all(seen.headers.get("x-pap-channel") == "chat" for seen in server.seen)
 
 

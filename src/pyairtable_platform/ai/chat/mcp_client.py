@@ -27,6 +27,10 @@ import aiohttp
 import orjson
 
 PROTOCOL_VERSION = "2025-11-25"
+# The single-exchange revision: no handshake, each request names its protocol version, client
+# and capabilities in ``_meta`` and its method (and tool) in headers.
+MODERN_PROTOCOL_VERSION = "2026-07-28"
+UNSUPPORTED_PROTOCOL_VERSION = -32022  # JSON-RPC error code of that revision
 CLIENT_INFO = {"name": "pyairtable-platform-ai", "version": "1"}
 _ACCEPT = "application/json, text/event-stream"
 # Idle connections are dropped before uvicorn's own 5-s keep-alive ends, so a request is never
@@ -178,8 +182,18 @@ def _checked(answer: Any, request_id: int) -> dict[str, Any]:
     return result
 
 
+class _ModernRefused(Exception):
+    pass
+
+
 class McpSession:
-    """An MCP session as one credential: the handshake once, then requests.
+    """An MCP session as one credential.
+
+    The first request is sent in the single-exchange revision (2026-07-28): core's server
+    speaks it, and it spares core the per-request session of the handshake revisions (about
+    1.7 ms of core's CPU per chat turn). A server that refuses it (an unsupported-version
+    error, or a 400 as a stateful server answers a request without a session) gets the
+    ``initialize`` handshake instead, and the request again — refused, it did not run.
 
     Not a connection: requests share the process's pool (:class:`McpWire`)."""
 
@@ -190,6 +204,8 @@ class McpSession:
         self.protocol_version: str | None = None
         self.server_info: dict[str, Any] = {}
         self._session_id: str | None = None
+        # None until the first answer tells whether the server speaks the modern revision.
+        self.modern: bool | None = None
 
     def _headers(self) -> dict[str, str]:
         headers = dict(self.headers)
@@ -200,6 +216,8 @@ class McpSession:
         return headers
 
     async def initialize(self) -> None:
+        """The handshake of the 2025-11-25 revision; requests after it use that revision."""
+        self.modern = False
         self._session_id = None
         self.protocol_version = None
         message = {
@@ -223,9 +241,52 @@ class McpSession:
             seconds=self.timeout,
         )
 
+    async def _modern_request(
+        self, method: str, params: dict[str, Any], seconds: float
+    ) -> dict[str, Any]:
+        envelope = {
+            "io.modelcontextprotocol/protocolVersion": MODERN_PROTOCOL_VERSION,
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": CLIENT_INFO,
+        }
+        message = {
+            "jsonrpc": "2.0",
+            "id": self.wire.next_id(),
+            "method": method,
+            "params": {**params, "_meta": {**(params.get("_meta") or {}), **envelope}},
+        }
+        headers = {
+            **self.headers,
+            "MCP-Protocol-Version": MODERN_PROTOCOL_VERSION,
+            "Mcp-Method": method,
+        }
+        if method == "tools/call":
+            headers["Mcp-Name"] = str(params["name"])
+        first_contact = self.modern is None
+        try:
+            result, _ = await self.wire.post(headers, message, seconds=seconds)
+        except McpHttpError as exc:
+            if first_contact and exc.status == 400:
+                raise _ModernRefused from exc
+            raise
+        except McpProtocolError as exc:
+            if first_contact and exc.code == UNSUPPORTED_PROTOCOL_VERSION:
+                raise _ModernRefused from exc
+            raise
+        assert result is not None
+        if first_contact:
+            self.modern = True
+            self.protocol_version = MODERN_PROTOCOL_VERSION
+        return result
+
     async def request(
         self, method: str, params: dict[str, Any], *, seconds: float | None = None
     ) -> dict[str, Any]:
+        if self.modern is not False:
+            try:
+                return await self._modern_request(method, params, seconds or self.timeout)
+            except _ModernRefused:
+                self.modern = False
         if self.protocol_version is None:
             await self.initialize()
         for attempt in (1, 2):
