@@ -28,7 +28,8 @@ Per turn it reports:
 ``--profile DIR`` records py-spy profiles of core, ai and the fake during the measured turns
 (``PY_SPY`` names the binary, ``PY_SPY_RATE`` the samples per second, default 100). It also
 prints each service's CPU time per turn (user + system, all its processes, measured turns
-only: steadier than latencies on a shared machine) and its RSS once ready and at the end.
+only: steadier than latencies on a shared machine) and its RSS once ready, at the end and
+``IDLE_SECONDS`` later (what stays once idle).
 
 Every process shares the machine's cores, so whatever CPU the fake provider and the load
 generator burn is taken from core and ai and shows up as "platform overhead" when many turns
@@ -108,6 +109,9 @@ def cpu_seconds(pid: int) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
     return total / os.sysconf("SC_CLK_TCK")
+
+
+IDLE_SECONDS = 5.0
 
 
 def rss_mb(pid: int) -> float:
@@ -820,6 +824,14 @@ def main() -> None:
             names = ("core", "fake", "ai")
             print(
                 "memory (RSS): "
+                + ", ".join(
+                    f"{n} {rss_mb(p.pid):.0f} MB" for n, p in zip(names, procs, strict=True)
+                )
+            )
+            # What stays once idle: the ai service trims its heap 2 s after the last turn.
+            time.sleep(IDLE_SECONDS)
+            print(
+                f"memory (RSS) {IDLE_SECONDS:.0f} s after, idle: "
                 + ", ".join(
                     f"{n} {rss_mb(p.pid):.0f} MB" for n, p in zip(names, procs, strict=True)
                 )

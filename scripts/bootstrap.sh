@@ -38,4 +38,4 @@ fi
 if ! python3 -m uv --version >/dev/null 2>&1; then
   python3 -m pip install -q uv
 fi
-UV_PYTHON_DOWNLOADS=never python3 -m uv sync --frozen --python "$(command -v python3.11 || command -v python3)" -q
+UV_PYTHON_DOWNLOADS=never python3 -m uv sync --frozen --compile-bytecode --python "$(command -v python3.11 || command -v python3)" -q

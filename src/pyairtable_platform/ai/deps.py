@@ -40,7 +40,10 @@ class Caller:
         return self.identity.role in ("owner", "admin")
 
 
-def get_state(request: Request) -> AiState:
+async def get_state(request: Request) -> AiState:
+    # ``async`` although it awaits nothing: FastAPI runs a plain ``def`` dependency in its
+    # thread pool, a thread hop per request (and a pool of threads, each with its own malloc
+    # arena, kept after a burst) for an attribute read.
     state: AiState = request.app.state.ai
     return state
 

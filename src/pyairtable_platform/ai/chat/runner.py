@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from pyairtable_platform.ai.chat.events import ChatEvent
@@ -71,8 +71,10 @@ class TurnHandle:
 class TurnRunner:
     """Owns the turn tasks so they are neither garbage-collected nor cut short by a response."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_idle: Callable[[], None] | None = None) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
+        # Called when the last running turn ends (the ai service trims its heap then).
+        self.on_idle = on_idle
 
     def spawn(self, coroutine: Coroutine[Any, Any, None], handle: TurnHandle) -> None:
         async def guarded() -> None:
@@ -85,7 +87,12 @@ class TurnRunner:
 
         task = asyncio.create_task(guarded())
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not self._tasks and self.on_idle is not None:
+            self.on_idle()
 
     @property
     def running(self) -> int:

@@ -52,6 +52,9 @@ class Price:
 class PriceTable:
     def __init__(self, overrides: dict[str, dict[str, Decimal]]) -> None:
         self._overrides = overrides
+        # Models the price table does not know (local Ollama/vLLM models, new names): looking
+        # one up scans every model of the provider, and the table does not remember a miss.
+        self._unknown: set[tuple[str, str | None]] = set()
 
     def price(self, usage: TokenUsage, model: str, provider_id: str | None) -> Price:
         override = self._overrides.get(model)
@@ -72,9 +75,13 @@ class PriceTable:
             cache_read_tokens=usage.cached_tokens,
             cache_write_tokens=usage.cache_write_tokens,
         )
+        if (model, provider_id) in self._unknown:
+            return Price(Decimal(0), False)
         try:
             calculation = calc_price(request_usage, model, provider_id=provider_id)
         except LookupError:
+            if len(self._unknown) < 10_000:
+                self._unknown.add((model, provider_id))
             return Price(Decimal(0), False)
         return Price(Decimal(calculation.total_price).quantize(CENT_FRACTION), True)
 

@@ -9,9 +9,10 @@ Two per-request costs of the stock setup are paid once here instead:
   ``TypedDict`` params (``async_maybe_transform``) to apply field aliases and formats. The chat
   completion params have none, so the walk returns what it was given, yet it visited every
   message and every tool schema of every LLM call: a quarter of the ai service's CPU per chat
-  turn. The messages and tools go out in ``extra_body`` (sent as given, merged into the JSON
-  body) instead. ``tests/ai/test_provider_clients.py`` checks that the walk is still an
-  identity for such bodies, so an SDK that starts aliasing these fields fails a test.
+  turn (and the typing introspection of the other fields a few percent more). The body fields
+  go out in ``extra_body`` (sent as given, merged into the JSON body) instead.
+  ``tests/ai/test_provider_clients.py`` checks that the walk is still an identity for a real
+  turn's whole bodies, so an SDK that starts aliasing a field fails a test.
 - **the JSON body**: serialised with orjson, not the standard library's encoder (the body
   carries every tool schema, ~20 kB, on each call).
 - **the HTTP stack**: requests go out through aiohttp (:mod:`kit.aiohttp_transport`), about
@@ -42,18 +43,22 @@ from pyairtable_platform.kit.aiohttp_transport import AiohttpTransport
 
 _T = TypeVar("_T")
 
-# Body fields sent as given: large, rebuilt for every call, and never aliased by the SDK.
-PASS_THROUGH = ("messages", "tools")
+# What ``create`` must keep as its own arguments: the model and messages its signature requires
+# (the messages go out as given, below), ``stream`` (it chooses how the answer is read) and the
+# per-request options that are not body fields. Every other body field is sent as given.
+SDK_ARGUMENTS = frozenset(
+    {"model", "stream", "extra_headers", "extra_query", "extra_body", "timeout"}
+)
 CHAT_COMPLETIONS = "/chat/completions"
 
 
 class _PassThroughCompletions(AsyncCompletions):
     async def create(self, **kwargs: Any) -> Any:
         extra = dict(kwargs.pop("extra_body", None) or {})
-        for name in PASS_THROUGH:
-            value = kwargs.pop(name, None)
-            if value is not None and not isinstance(value, Omit | NotGiven):
-                extra[name] = list(value)
+        for name in [name for name in kwargs if name not in SDK_ARGUMENTS]:
+            value = kwargs.pop(name)
+            if not isinstance(value, Omit | NotGiven):
+                extra[name] = list(value) if name in ("messages", "tools") else value
         # ``messages`` is required by the signature; the body's own value comes from ``extra``.
         return await super().create(messages=[], extra_body=extra, **kwargs)
 

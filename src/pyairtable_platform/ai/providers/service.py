@@ -275,6 +275,8 @@ class ToolSchemaMemo:
         self._size = size
         self._done: OrderedDict[tuple[Any, ...], ToolDefinition] = OrderedDict()
         self._schemas: OrderedDict[int, tuple[dict[str, Any], bytes]] = OrderedDict()
+        # The rewritten list for a whole tool list (the same ~25 tools on every call of a turn).
+        self._lists: OrderedDict[tuple[tuple[Any, ...], ...], list[ToolDefinition]] = OrderedDict()
 
     def _key(self, tool: ToolDefinition) -> tuple[Any, ...]:
         schema = tool.parameters_json_schema
@@ -294,6 +296,13 @@ class ToolSchemaMemo:
         rewrite: Callable[[ModelRequestParameters], ModelRequestParameters],
     ) -> ModelRequestParameters:
         keys = [self._key(t) for t in params.function_tools]
+        whole = tuple(keys)
+        # Without output tools or object, the rewrite changes the function tools only.
+        tools_only = not params.output_tools and params.output_object is None
+        listed = self._lists.get(whole) if tools_only else None
+        if listed is not None:
+            self._lists.move_to_end(whole)
+            return replace(params, function_tools=list(listed))
         missing = [
             t for t, k in zip(params.function_tools, keys, strict=True) if k not in self._done
         ]
@@ -314,6 +323,10 @@ class ToolSchemaMemo:
             )
         while len(self._done) > self._size:
             self._done.popitem(last=False)
+        if tools_only:
+            self._lists[whole] = tools
+            while len(self._lists) > 64:
+                self._lists.popitem(last=False)
         return replace(done, function_tools=tools)
 
 
