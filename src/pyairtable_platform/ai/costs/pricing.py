@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from genai_prices import calc_price
+from genai_prices import calc_price, data_snapshot, types
 from pydantic_ai.usage import RequestUsage
 
 MILLION = Decimal(1_000_000)
@@ -52,9 +53,7 @@ class Price:
 class PriceTable:
     def __init__(self, overrides: dict[str, dict[str, Decimal]]) -> None:
         self._overrides = overrides
-        # Models the price table does not know (local Ollama/vLLM models, new names): looking
-        # one up scans every model of the provider, and the table does not remember a miss.
-        self._unknown: set[tuple[str, str | None]] = set()
+        remember_unknown_models()
 
     def price(self, usage: TokenUsage, model: str, provider_id: str | None) -> Price:
         override = self._overrides.get(model)
@@ -75,13 +74,9 @@ class PriceTable:
             cache_read_tokens=usage.cached_tokens,
             cache_write_tokens=usage.cache_write_tokens,
         )
-        if (model, provider_id) in self._unknown:
-            return Price(Decimal(0), False)
         try:
             calculation = calc_price(request_usage, model, provider_id=provider_id)
         except LookupError:
-            if len(self._unknown) < 10_000:
-                self._unknown.add((model, provider_id))
             return Price(Decimal(0), False)
         return Price(Decimal(calculation.total_price).quantize(CENT_FRACTION), True)
 
@@ -92,3 +87,45 @@ class PriceTable:
         return self.price(
             TokenUsage(input_tokens=input_tokens, output_tokens=output_tokens), model, provider_id
         ).cost_usd
+
+
+@dataclass
+class _SnapshotRememberingMisses(data_snapshot.DataSnapshot):
+    """The price table, remembering the models it does not know as well as those it does.
+
+    genai-prices caches a model it found, but a name it does not know (a local Ollama or vLLM
+    model, a new release) is looked for again on every call, through every model of the
+    provider: a few percent of the ai service's CPU per chat turn, paid twice per LLM call
+    (pydantic-ai prices each response too)."""
+
+    _misses: set[tuple[Any, ...]] = field(default_factory=set, init=False)
+
+    def find_provider_model(
+        self,
+        model_ref: str,
+        provider: types.Provider | None,
+        provider_id: str | None,
+        provider_api_url: str | None,
+    ) -> tuple[types.Provider, types.ModelInfo]:
+        key = (model_ref.lower(), provider.id if provider else None, provider_id, provider_api_url)
+        if key in self._misses:
+            raise LookupError(f"Unable to find model with model_ref={model_ref!r}")
+        try:
+            return super().find_provider_model(model_ref, provider, provider_id, provider_api_url)
+        except LookupError:
+            if len(self._misses) < 10_000:
+                self._misses.add(key)
+            raise
+
+
+def remember_unknown_models() -> None:
+    """Install :class:`_SnapshotRememberingMisses` as genai-prices' snapshot (once a process;
+    through the library's own ``set_custom_snapshot``, so pydantic-ai's pricing uses it too)."""
+    current = data_snapshot.get_snapshot()
+    if isinstance(current, _SnapshotRememberingMisses):
+        return
+    data_snapshot.set_custom_snapshot(
+        _SnapshotRememberingMisses(
+            providers=current.providers, from_auto_update=current.from_auto_update
+        )
+    )
