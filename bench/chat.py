@@ -840,7 +840,13 @@ def main() -> None:
             for proc in reversed(procs):
                 proc.terminate()
             for proc in procs:
-                proc.wait(15)
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    # Never leave a service behind (nor stop the database under it first).
+                    print(f"{proc.args[3:5]} did not stop within 15 s of SIGTERM: killed")
+                    proc.kill()
+                    proc.wait(15)
 
 
 if __name__ == "__main__":

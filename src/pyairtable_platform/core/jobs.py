@@ -67,12 +67,19 @@ def create_job_app(database_url: str) -> procrastinate.App:
     return app
 
 
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
 def worker_options(resources: Resources, concurrency: int) -> dict[str, Any]:
     return {
         "concurrency": concurrency,
         "install_signal_handlers": False,
         "additional_context": {"airtable": resources.extras.get("airtable")},
         "delete_jobs": "successful",
+        # At shutdown running jobs get this long to finish, then are aborted (and retried by
+        # the next worker): without a limit a stop waits on the slowest job, and a service
+        # that does not stop is killed by its supervisor anyway.
+        "shutdown_graceful_timeout": SHUTDOWN_GRACE_SECONDS,
     }
 
 
