@@ -65,6 +65,8 @@ from typing import Any, TypeVar, cast
 
 import orjson
 
+from pyairtable_platform.devinfra.procstat import cpu_seconds, rss_mb
+
 ROOT = Path(__file__).resolve().parent.parent
 TAG = re.compile(rb"#turn-(\d+)")
 FAILURES: list[str] = []
@@ -92,39 +94,7 @@ def run_fast(main: Coroutine[Any, Any, _T]) -> _T:
         return runner.run(main)
 
 
-def _family(pid: int) -> list[int]:
-    """A process and its children (uvicorn workers)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    kids = [int(p) for p in children.read_text().split()] if children.exists() else []
-    return [pid, *kids]
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process and its children have used so far."""
-    total = 0
-    for p in _family(pid):
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
-    return total / os.sysconf("SC_CLK_TCK")
-
-
 IDLE_SECONDS = 5.0
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (uvicorn workers), in MB."""
-    total = 0
-    for p in _family(pid):
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except FileNotFoundError:
-            pass
-    return total / 1024
 
 
 # --- HTTP/1.1 framing shared by the fake and the load generator ----------------------
@@ -844,7 +814,7 @@ def main() -> None:
                     proc.wait(15)
                 except subprocess.TimeoutExpired:
                     # Never leave a service behind (nor stop the database under it first).
-                    print(f"{proc.args[3:5]} did not stop within 15 s of SIGTERM: killed")
+                    print(f"process {proc.pid} did not stop within 15 s of SIGTERM: killed")
                     proc.kill()
                     proc.wait(15)
 

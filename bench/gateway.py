@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from pyairtable_platform.devinfra.local import free_port
+from pyairtable_platform.devinfra.procstat import children, cpu_seconds, pss_kb, rss_mb
 from pyairtable_platform.devinfra.throwaway import throwaway_infra
 from pyairtable_platform.gateway.routes import access_for
 
@@ -224,57 +225,6 @@ class Service:
     samples: list[float] = field(default_factory=list)
 
 
-def _rss_kb(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        return 0
-    return 0
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as listing:
-            return [int(child) for child in listing.read().split()]
-    except OSError:
-        return []
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its children (uvicorn --workers forks them)."""
-    total = 0.0
-    for each in (pid, *_children(pid)):
-        try:
-            with open(f"/proc/{each}/stat") as stat:
-                fields = stat.read().rpartition(")")[2].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
-def _tree_rss_mb(pid: int) -> float:
-    """RSS of a process and its children (uvicorn --workers forks them)."""
-    return sum(_rss_kb(each) for each in (pid, *_children(pid))) / 1024
-
-
-def _pss_kb(pid: int) -> int:
-    """Proportional set size: shared pages (PostgreSQL's shared buffers, the interpreter's
-    copy-on-write pages after a fork) divided among the processes sharing them, so summing
-    it over a process tree does not count them twice, as summing RSS would."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as rollup:
-            for line in rollup:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        return 0
-    return 0
-
-
 def _pid_from(path: Path) -> int | None:
     try:
         return int(path.read_text().split()[0])
@@ -296,10 +246,10 @@ class RssSampler(threading.Thread):
     def run(self) -> None:
         while not self.stop_event.wait(0.25):
             for service in self.services:
-                service.peak_rss_mb = max(service.peak_rss_mb, _tree_rss_mb(service.proc.pid))
+                service.peak_rss_mb = max(service.peak_rss_mb, rss_mb(service.proc.pid))
             roots = [s.proc.pid for s in self.services if s.name != "minimal ASGI app"]
-            pids = {p for root in (*roots, *self.infra_pids) for p in (root, *_children(root))}
-            stack_mb = sum(_pss_kb(p) for p in pids) / 1024
+            pids = {p for root in (*roots, *self.infra_pids) for p in (root, *children(root))}
+            stack_mb = sum(pss_kb(p) for p in pids) / 1024
             self.peak_stack_mb = max(self.peak_stack_mb, stack_mb)
 
 

@@ -29,15 +29,10 @@ import httpx
 
 from pyairtable_platform.core.seed import DEMO_EMAIL, DEMO_PASSWORD
 from pyairtable_platform.devinfra.local import free_port
+from pyairtable_platform.devinfra.procstat import cpu_seconds
 from pyairtable_platform.devinfra.throwaway import throwaway_infra
 
 REVISIONS = ("2026-07-28", "2025-11-25")
-
-
-def core_cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def call(client: httpx.Client, token: str, revision: str, tool: str, args: dict[str, Any]) -> None:
@@ -101,11 +96,11 @@ def main() -> None:
                 base = next(b["id"] for b in bases if b["name"] == "Product Launch")
 
                 def pairs(revision: str, count: int) -> float:
-                    before = core_cpu_seconds(core.pid)
+                    before = cpu_seconds(core.pid)
                     for _ in range(count):
                         call(client, token, revision, "list_bases", {})
                         call(client, token, revision, "list_tables", {"base_id": base})
-                    return (core_cpu_seconds(core.pid) - before) / count * 1000
+                    return (cpu_seconds(core.pid) - before) / count * 1000
 
                 for revision in REVISIONS:
                     pairs(revision, 30)  # warm-up: Airtable's answers into the cache

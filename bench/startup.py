@@ -18,15 +18,8 @@ import urllib.error
 import urllib.request
 
 from pyairtable_platform.devinfra.local import free_port
+from pyairtable_platform.devinfra.procstat import rss_mb
 from pyairtable_platform.devinfra.throwaway import throwaway_infra
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> float:

@@ -346,7 +346,5 @@ class McpConnector:
         except ToolError as exc:
             # A tool error, or a protocol one: the caller gets a clean 409 naming it, not a 500.
             raise ToolCallFailed(f"{name} failed: {exc}") from exc
-        except McpUnavailable:
-            raise
         except OSError as exc:
             raise McpUnavailable(f"cannot reach the MCP server: {exc}") from exc

@@ -130,13 +130,7 @@ class McpWire:
             if kind.startswith("text/event-stream"):
                 return await _from_stream(response, message["id"]), session
             body = await response.read()
-        try:
-            answer = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise McpProtocolError(
-                f"the MCP server answered something else than JSON: {exc}"
-            ) from exc
-        return _checked(answer, message["id"]), session
+        return _checked(_json(body), message["id"]), session
 
     async def aclose(self) -> None:
         if self._http is not None and not self._http.closed:
@@ -153,12 +147,7 @@ async def _from_stream(response: aiohttp.ClientResponse, request_id: int) -> dic
             payload, data = b"\n".join(data), []
             if not payload:
                 continue  # a priming event (resumable streams): an event id, no message
-            try:
-                message = orjson.loads(payload)
-            except orjson.JSONDecodeError as exc:
-                raise McpProtocolError(
-                    f"the MCP server sent an event that is not JSON: {exc}"
-                ) from exc
+            message = _json(payload)
             # Notifications and the server's own requests (whose ids are its own, so may equal
             # ours) are not the answer.
             if (
@@ -168,6 +157,13 @@ async def _from_stream(response: aiohttp.ClientResponse, request_id: int) -> dic
             ):
                 return _checked(message, request_id)
     raise McpProtocolError("the MCP server closed the stream without answering the request")
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise McpProtocolError(f"the MCP server sent something else than JSON: {exc}") from exc
 
 
 def _checked(answer: Any, request_id: int) -> dict[str, Any]:
